@@ -1,0 +1,35 @@
+# ifmac: every target creates the virtual environment on first use (pip only).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all venv test regress sim synth verilog bench clean distclean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,synth]'
+	@touch $@
+
+venv: $(STAMP)
+
+# The suite: unit tests, golden-model checks, the fast RTL subset.
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) -m "not slow"
+
+# Long regressions (millions of vectors), kept out of `make test`.
+regress: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) -m slow
+
+bench: $(STAMP)
+	$(PY) -m ifmac.bench
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,11 @@
+"""ifmac golden models: the format registry, the bit-exact codec and the MAC model."""
+
+from .formats import FORMATS, FORMAT_NAMES, BLOCK_SIZES, Format, get_format, check_block_size
+from .codec import QuantizedTensor, quantize, dequantize, pack, unpack, RULES
+from .model import mac, ARCHS, decode_scales, block_scale, cycle_model
+
+__all__ = [
+    "FORMATS", "FORMAT_NAMES", "BLOCK_SIZES", "Format", "get_format", "check_block_size",
+    "QuantizedTensor", "quantize", "dequantize", "pack", "unpack", "RULES",
+    "mac", "ARCHS", "decode_scales", "block_scale", "cycle_model",
+]

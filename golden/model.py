@@ -1,0 +1,247 @@
+"""Golden MAC model, bit-exact with the RTL (SPEC §4, §5).
+
+One beat is one block pair (B codes and a scale byte for each of A and W).
+A segment is a run of beats ending with `last`; its dot product is one FP32
+result. The stages are the RTL's, one function each:
+
+    decode -> product -> scale -> (lane | fused) multiply -> accumulate -> reduce
+
+Every float32 operation here is a NumPy float32 operation, which is IEEE
+binary32 round-to-nearest-even with subnormals (NumPy does not flush them),
+i.e. exactly fl32 of the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .codec import check_codes, decode_scale_payload
+from .formats import (SCALE_INT_FLAG, SCALE_NAN_PAYLOAD, SCALE_PAYLOAD_MASK, Format,
+                      check_block_size, get_format)
+
+__all__ = ["ARCHS", "STATUS_BITS", "decode_elements", "element_products", "decode_scales",
+           "block_scale", "lane_products", "fused_products", "accumulate", "reduce_lanes",
+           "segment_status", "mac", "cycle_model", "CycleResult", "check_beats"]
+
+ARCHS = ("lane", "fused")
+
+#: Status bits, sticky over a segment, reported with its result.
+#: bit 0: a scale byte had bit 7 (INT flag) set in an FP-only format; such a
+#:        block is decoded as FP, as if the bit were clear.
+#: bit 1: a scale payload was 0x7F (NaN in OCP E4M3); it was decoded as 448.
+STATUS_BITS = {"int_flag_on_fp_format": 0, "scale_nan_payload": 1}
+STATUS_WIDTH = len(STATUS_BITS)
+
+
+def check_arch(arch) -> str:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")
+    return arch
+
+
+# --------------------------------------------------------------------------
+# Stage: decode
+# --------------------------------------------------------------------------
+
+def int_flags(fmt: Format, scale_bytes: np.ndarray) -> np.ndarray:
+    """True where a block decodes as INT: bit 7 set, and the format has INT."""
+    if not fmt.adaptive:
+        return np.zeros(np.shape(scale_bytes), dtype=bool)
+    return (np.asarray(scale_bytes) & SCALE_INT_FLAG) != 0
+
+
+def decode_elements(fmt: Format, codes: np.ndarray, is_int: np.ndarray) -> np.ndarray:
+    """(N, B) codes -> int64 values in units of 2^-frac_bits (exact)."""
+    return fmt.fixed_table[np.asarray(is_int, dtype=np.intp)[:, None], codes]
+
+
+def decode_scales(scale_bytes) -> np.ndarray:
+    """Scale bytes -> float32 block scales (bit 7 ignored; 0x7F -> 448)."""
+    return decode_scale_payload(np.asarray(scale_bytes, dtype=np.uint8) & SCALE_PAYLOAD_MASK)
+
+
+# --------------------------------------------------------------------------
+# Stage: product
+# --------------------------------------------------------------------------
+
+def element_products(a_fixed: np.ndarray, w_fixed: np.ndarray) -> np.ndarray:
+    """Exact element products in units of 2^-(2 frac_bits). Fixed point has
+    no -0: a zero product is +0."""
+    return a_fixed * w_fixed
+
+
+# --------------------------------------------------------------------------
+# Stage: scale
+# --------------------------------------------------------------------------
+
+def expansion_table(fmt: Format) -> np.ndarray:
+    """float32 C indexed by the number of INT sides (0, 1, 2)."""
+    return np.array([fmt.expansion_f32(n) for n in range(3)], dtype=np.uint32).view(np.float32)
+
+
+def block_scale(fmt, a_scale, w_scale) -> np.ndarray:
+    """S = fl32(fl32(sa * sb) * C); 0 when either scale is 0."""
+    fmt = get_format(fmt)
+    a_scale = np.asarray(a_scale, dtype=np.uint8)
+    w_scale = np.asarray(w_scale, dtype=np.uint8)
+    n_int = int_flags(fmt, a_scale).astype(np.intp) + int_flags(fmt, w_scale)
+    return (decode_scales(a_scale) * decode_scales(w_scale)) * expansion_table(fmt)[n_int]
+
+
+def _fixed_to_f32(v: np.ndarray, frac_bits: int) -> np.ndarray:
+    """Exact int -> float32 of v * 2^-frac_bits. Every product and dot product
+    of every format is below 2^24 in magnitude (E3M2: 448 * 448 * 32 units),
+    so the conversion is exact; the power-of-two scaling is exact too."""
+    assert np.all(np.abs(v) < (1 << 24)), "fixed-point value would round"
+    return v.astype(np.float32) * np.float32(2.0 ** -frac_bits)
+
+
+def lane_products(fmt: Format, p: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """lane: m_i = fl32(p_i * S), (N, B) float32."""
+    return _fixed_to_f32(p, 2 * fmt.frac_bits) * S[:, None]
+
+
+def fused_products(fmt: Format, p: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """fused: m = fl32(D * S), D = sum_i p_i exact, (N,) float32."""
+    return _fixed_to_f32(p.sum(axis=-1), 2 * fmt.frac_bits) * S
+
+
+# --------------------------------------------------------------------------
+# Stage: accumulate and reduce
+# --------------------------------------------------------------------------
+
+def _segments(last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and length of every completed segment; beats after the
+    final `last` belong to no completed segment and are dropped."""
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.intp)
+    return starts[:len(ends)], (ends - starts[:len(ends)] + 1)
+
+
+def accumulate(m: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """acc = m on a segment's first beat, else fl32(acc + m), per segment in
+    beat order. Vectorized over segments; loops over the longest length."""
+    starts, lengths = _segments(np.asarray(last, dtype=bool))
+    acc = m[starts].copy()
+    for k in range(1, int(lengths.max(initial=0))):
+        live = lengths > k
+        acc[live] = acc[live] + m[starts[live] + k]
+    return acc
+
+
+def reduce_lanes(acc: np.ndarray) -> np.ndarray:
+    """Pairwise FP32 tree over lanes: (0+1), (2+3), ..., then the next level."""
+    while acc.shape[-1] > 1:
+        acc = acc[..., 0::2] + acc[..., 1::2]
+    return acc[..., 0]
+
+
+def segment_status(fmt: Format, a_scale, w_scale, last) -> np.ndarray:
+    """Sticky status bits (STATUS_BITS) OR-ed over each completed segment."""
+    beat = np.zeros(len(last), dtype=np.uint8)
+    for s in (np.asarray(a_scale, np.uint8), np.asarray(w_scale, np.uint8)):
+        if not fmt.adaptive:
+            beat |= ((s & SCALE_INT_FLAG) != 0).view(np.uint8) << STATUS_BITS["int_flag_on_fp_format"]
+        beat |= ((s & SCALE_PAYLOAD_MASK) == SCALE_NAN_PAYLOAD).view(np.uint8) \
+            << STATUS_BITS["scale_nan_payload"]
+    starts, lengths = _segments(np.asarray(last, dtype=bool))
+    if len(starts) == 0:
+        return np.zeros(0, np.uint8)
+    return np.bitwise_or.reduceat(beat[:starts[-1] + lengths[-1]], starts)
+
+
+# --------------------------------------------------------------------------
+# Whole MAC
+# --------------------------------------------------------------------------
+
+def check_beats(fmt: Format, a, a_scale, w, w_scale, last, block_size: int):
+    """Validate a beat stream; returns it as (uint8, uint8, uint8, uint8, bool) arrays."""
+    B = check_block_size(block_size)
+    a = check_codes(a, fmt, "a")
+    w = check_codes(w, fmt, "w")
+    n = a.shape[0] if a.ndim == 2 else -1
+    if a.ndim != 2 or a.shape[1] != B:
+        raise ValueError(f"a has shape {a.shape}; expected (beats, {B}) for block size {B}")
+    if w.shape != a.shape:
+        raise ValueError(f"w has shape {w.shape}; expected {a.shape} like a")
+    out = []
+    for name, v in (("a_scale", a_scale), ("w_scale", w_scale)):
+        v = np.asarray(v)
+        if v.shape != (n,) or v.dtype.kind not in "iu" or ((v < 0) | (v > 0xFF)).any():
+            raise ValueError(f"{name} must be ({n},) bytes, got shape {v.shape} dtype {v.dtype}")
+        out.append(v.astype(np.uint8))
+    last = np.asarray(last)
+    if last.shape != (n,):
+        raise ValueError(f"last has shape {last.shape}; expected ({n},)")
+    return a, out[0], w, out[1], last.astype(bool)
+
+
+def mac(fmt, arch, a, a_scale, w, w_scale, last, block_size: int = 16,
+        return_status: bool = False):
+    """FP32 bit patterns (uint32) of every completed segment; with
+    `return_status`, also the (M,) uint8 status of each."""
+    f = get_format(fmt)
+    check_arch(arch)
+    a, a_scale, w, w_scale, last = check_beats(f, a, a_scale, w, w_scale, last, block_size)
+    p = element_products(decode_elements(f, a, int_flags(f, a_scale)),
+                         decode_elements(f, w, int_flags(f, w_scale)))
+    S = block_scale(f, a_scale, w_scale)
+    if arch == "lane":
+        result = reduce_lanes(accumulate(lane_products(f, p, S), last))
+    else:
+        result = accumulate(fused_products(f, p, S), last)
+    bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32)
+    if return_status:
+        return bits, segment_status(f, a_scale, w_scale, last)
+    return bits
+
+
+# --------------------------------------------------------------------------
+# Cycle model
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CycleResult:
+    """Results a beat stream produces: the beat index of each completed
+    segment's `last`, and the cycle its result is valid at the outputs."""
+    last_beat: np.ndarray
+    cycle: np.ndarray
+    #: For every beat, whether it belongs to a segment whose result appears.
+    kept: np.ndarray
+
+
+def cycle_model(valid, last, latency: int, reset=None) -> CycleResult:
+    """Per-cycle inputs `valid`, `last` (and optionally `reset`, synchronous,
+    active high) -> when results appear.
+
+    One beat per valid cycle; a segment's result is valid `latency` cycles
+    after the cycle of its `last` beat. A reset drops the open segment and
+    any result still in the pipeline (due after the reset cycle)."""
+    valid = np.asarray(valid, dtype=bool)
+    last = np.asarray(last, dtype=bool) & valid
+    T = len(valid)
+    reset = np.zeros(T, bool) if reset is None else np.asarray(reset, dtype=bool)
+    beat_index = np.cumsum(valid) - 1
+    kept = np.zeros(int(valid.sum()), dtype=bool)
+    seg_beats: list[int] = []
+    lasts, cycles = [], []
+    resets = np.flatnonzero(reset)
+    for t in range(T):
+        if reset[t]:
+            seg_beats = []
+            continue
+        if not valid[t]:
+            continue
+        seg_beats.append(int(beat_index[t]))
+        if last[t]:
+            done = t + latency
+            # A reset in (t, done] flushes the pipeline before the result.
+            lost = bool(((resets > t) & (resets <= done)).any())
+            if not lost:
+                kept[seg_beats] = True
+                lasts.append(int(beat_index[t]))
+                cycles.append(done)
+            seg_beats = []
+    return CycleResult(np.array(lasts, dtype=np.int64), np.array(cycles, dtype=np.int64), kept)

@@ -1,0 +1,227 @@
+"""Random MAC stimulus with expected results, and its file formats.
+
+`random_beats` draws a beat stream that mixes segment lengths (one beat to
+hundreds), every INT/FP flag combination and corner codes and scales;
+`expected` runs it through the golden `mac`. `save_npz` / `load_npz` and
+`write_hex` are the formats `ifmac vectors` and `ifmac run` use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .formats import Format, check_block_size, get_format
+from .model import check_arch, check_beats, mac
+
+__all__ = ["Beats", "random_beats", "quantized_beats", "save_npz", "load_npz", "write_hex",
+           "BEAT_KEYS", "expected", "pack_lanes"]
+
+BEAT_KEYS = ("a", "a_scale", "w", "w_scale", "last")
+
+# Scale payloads worth hitting on purpose: zero, smallest and largest
+# subnormal, smallest normal, 1.0, largest finite (0x7E = 448) and 0x7F
+# (NaN in OCP E4M3, saturated to 448 by the MAC).
+CORNER_PAYLOADS = np.array([0x00, 0x01, 0x07, 0x08, 0x38, 0x7E, 0x7F], dtype=np.uint8)
+
+
+@dataclass
+class Beats:
+    """A beat stream: (N, B) codes and (N,) scale bytes for A and W, (N,) last."""
+    a: np.ndarray
+    a_scale: np.ndarray
+    w: np.ndarray
+    w_scale: np.ndarray
+    last: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.last)
+
+    @property
+    def segments(self) -> int:
+        return int(np.count_nonzero(self.last))
+
+    def arrays(self) -> tuple:
+        return self.a, self.a_scale, self.w, self.w_scale, self.last
+
+    def concat(self, other: "Beats") -> "Beats":
+        return Beats(*(np.concatenate([x, y]) for x, y in zip(self.arrays(), other.arrays())),
+                     meta=dict(self.meta))
+
+
+def _segment_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Lengths summing to n: many one-beat and short segments, some long ones."""
+    out, total = [], 0
+    while total < n:
+        kind = rng.random()
+        if kind < 0.35:
+            length = 1
+        elif kind < 0.8:
+            length = int(rng.integers(2, 9))
+        elif kind < 0.97:
+            length = int(rng.integers(9, 65))
+        else:
+            length = int(rng.integers(65, 400))
+        length = min(length, n - total)
+        out.append(length)
+        total += length
+    return np.array(out, dtype=np.int64)
+
+
+def _random_scales(fmt: Format, rng: np.random.Generator, n: int,
+                   corner_fraction: float) -> np.ndarray:
+    payload = rng.integers(0, 0x80, n, dtype=np.uint8)
+    corner = rng.random(n) < corner_fraction
+    payload[corner] = rng.choice(CORNER_PAYLOADS, int(corner.sum()))
+    # IF formats: half the blocks INT. FP-only formats: a few blocks carry the
+    # (invalid) INT flag, which the MAC reports in its status and ignores.
+    p_flag = 0.5 if fmt.adaptive else 0.02
+    flag = (rng.random(n) < p_flag).astype(np.uint8) << 7
+    return payload | flag
+
+
+def _random_codes(fmt: Format, rng: np.random.Generator, n: int, B: int,
+                  corner_fraction: float) -> np.ndarray:
+    codes = rng.integers(0, 1 << fmt.bits, (n, B), dtype=np.uint8)
+    # Corner beats: every element the same extreme code (max magnitude of
+    # both signs, -0, and the code 100...0, which is -8 in INT4 and -0 in FP).
+    top = (1 << fmt.bits) - 1
+    sign = 1 << (fmt.bits - 1)
+    corners = np.array([0, sign, sign - 1, top, 1, sign | 1], dtype=np.uint8)
+    pick = rng.random(n) < corner_fraction
+    codes[pick] = rng.choice(corners, int(pick.sum()))[:, None]
+    return codes
+
+
+def random_beats(fmt, block_size: int = 16, beats: int = 1000, seed: int = 0,
+                 corner_fraction: float = 0.08) -> Beats:
+    """A random beat stream of exactly `beats` beats ending with `last`."""
+    f = get_format(fmt)
+    B = check_block_size(block_size)
+    if not isinstance(beats, (int, np.integer)) or beats < 1:
+        raise ValueError(f"beats must be a positive integer, not {beats!r}")
+    rng = np.random.default_rng(seed)
+    lengths = _segment_lengths(rng, beats)
+    last = np.zeros(beats, dtype=bool)
+    last[np.cumsum(lengths) - 1] = True
+    return Beats(_random_codes(f, rng, beats, B, corner_fraction),
+                 _random_scales(f, rng, beats, corner_fraction),
+                 _random_codes(f, rng, beats, B, corner_fraction),
+                 _random_scales(f, rng, beats, corner_fraction), last,
+                 meta={"format": f.name, "block_size": B, "seed": seed})
+
+
+def quantized_beats(fmt, block_size: int, a_tensor: np.ndarray, w_tensor: np.ndarray,
+                    rule: str = "mse") -> Beats:
+    """Beats for a dot product of every row of A with the matching row of W
+    (both (rows, K) float tensors, quantized by the codec): one segment per
+    row, K/B beats each."""
+    from .codec import quantize
+    qa = quantize(a_tensor, fmt, rule, block_size)
+    qw = quantize(w_tensor, fmt, rule, block_size)
+    B = qa.block_size
+    rows, K = qa.codes.shape
+    last = np.zeros((rows, K // B), dtype=bool)
+    last[:, -1] = True
+    return Beats(qa.codes.reshape(-1, B), qa.scales.reshape(-1), qw.codes.reshape(-1, B),
+                 qw.scales.reshape(-1), last.reshape(-1),
+                 meta={"format": qa.fmt.name, "block_size": B})
+
+
+# --------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------
+
+def save_npz(path, beats: Beats, arch: str | None = None, **extra) -> None:
+    out = {k: v for k, v in zip(BEAT_KEYS, beats.arrays())}
+    out.update({f"meta_{k}": np.asarray(v) for k, v in beats.meta.items()})
+    if arch is not None:
+        out["meta_arch"] = np.asarray(arch)
+    out.update(extra)
+    np.savez(path, **out)
+
+
+def load_npz(path, fmt, block_size: int) -> Beats:
+    """Beats from an .npz with keys a, a_scale, w, w_scale, last (checked)."""
+    f = get_format(fmt)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read vectors {os.fspath(path)!r}: {e}") from None
+    missing = [k for k in BEAT_KEYS if k not in data.files]
+    if missing:
+        raise ValueError(f"{os.fspath(path)!r} lacks key(s) {', '.join(missing)}; expected "
+                         f"{', '.join(BEAT_KEYS)}")
+    arrays = check_beats(f, *(data[k] for k in BEAT_KEYS), block_size)
+    return Beats(*arrays, meta={"format": f.name, "block_size": int(block_size)})
+
+
+def _hex_lines(values: np.ndarray, width_bits: int) -> str:
+    digits = (width_bits + 3) // 4
+    return "".join(f"{int(v):0{digits}x}\n" for v in values)
+
+
+def pack_lanes(codes: np.ndarray, bits: int) -> list[int]:
+    """Each beat's B codes as one integer, element i at bits [i*bits, (i+1)*bits):
+    the layout of the MAC's `a` and `w` ports."""
+    weights = [1 << (i * bits) for i in range(codes.shape[1])]
+    return [sum(int(c) * wt for c, wt in zip(row, weights)) for row in codes]
+
+
+def write_hex(directory, fmt, arch: str, beats: Beats, result: np.ndarray,
+              status: np.ndarray) -> list[str]:
+    """$readmemh files for a user's own testbench, plus README.txt."""
+    f = get_format(fmt)
+    B = beats.a.shape[1]
+    os.makedirs(directory, exist_ok=True)
+    files = {
+        "a.hex": (pack_lanes(beats.a, f.bits), B * f.bits),
+        "w.hex": (pack_lanes(beats.w, f.bits), B * f.bits),
+        "a_scale.hex": (beats.a_scale, 8),
+        "w_scale.hex": (beats.w_scale, 8),
+        "last.hex": (beats.last.astype(np.uint8), 1),
+        "result.hex": (result, 32),
+        "status.hex": (status, 8),
+    }
+    for name, (values, width) in files.items():
+        with open(os.path.join(directory, name), "w") as fh:
+            fh.write(_hex_lines(values, width))
+    n, m = len(beats), len(result)
+    readme = f"""ifmac test vectors: format {f.name}, arch {arch}, block size {B}
+{n} beats, {m} segments (results).
+
+Files for $readmemh, one value per line, hexadecimal, no address markers:
+
+  a.hex, w.hex     {n} lines, {B * f.bits} bits each: the B={B} element codes of a
+                   beat, element i in bits [{f.bits}*i +: {f.bits}] -- exactly the
+                   layout of the MAC's `a` and `w` input ports.
+  a_scale.hex,     {n} lines, 8 bits: the block scale bytes (bit 7 = INT flag,
+  w_scale.hex      bits 6:0 = unsigned E4M3; payload 0x7F decodes as 448).
+  last.hex         {n} lines, 1 bit: 1 on the final beat of each segment.
+  result.hex       {m} lines, 32 bits: expected FP32 result of each segment, in order.
+  status.hex       {m} lines, 8 bits: expected sticky status of each segment
+                   (bit 0: INT flag on an FP-only format; bit 1: scale payload 0x7F).
+
+Example (SystemVerilog):
+  logic [{B * f.bits - 1}:0] a_mem [0:{n - 1}];
+  logic [31:0] result_mem [0:{max(m - 1, 0)}];
+  initial begin
+    $readmemh("a.hex", a_mem);
+    $readmemh("result.hex", result_mem);
+  end
+Drive one beat per clock with valid=1 (gaps are allowed); compare each
+output result (valid high) with the next line of result.hex.
+"""
+    with open(os.path.join(directory, "README.txt"), "w") as fh:
+        fh.write(readme)
+    return sorted(files) + ["README.txt"]
+
+
+def expected(fmt, arch: str, beats: Beats) -> tuple[np.ndarray, np.ndarray]:
+    """Golden results and status of a beat stream."""
+    check_arch(arch)
+    return mac(fmt, arch, *beats.arrays(), block_size=beats.a.shape[1], return_status=True)
+

@@ -1,0 +1,5 @@
+import sys
+
+from ifmac.cli import main
+
+sys.exit(main())

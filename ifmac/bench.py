@@ -1,0 +1,65 @@
+"""`make bench`: throughput figures measured side by side in one run.
+
+Benchmarks, not tests: they print numbers and ratios and assert nothing.
+Other subpackages add their own sections (RTL simulation speed) when they
+are importable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+
+def _best_of(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_quantize(rows: int = 2048, cols: int = 4096) -> dict:
+    from ifmac.golden import quantize
+    x = np.random.default_rng(0).standard_normal((rows, cols)).astype(np.float32)
+    out = {}
+    print(f"quantize: {rows}x{cols} float32 tensor ({x.size / 1e6:.1f} M elements), "
+          f"{os.cpu_count()} cores, best of 3")
+    for fmt, rule in (("if4", "mse"), ("nvfp4", "mse"), ("if6_e2m3", "mse"), ("if4", "mae"),
+                      ("if3", "mse")):
+        t = _best_of(lambda: quantize(x, fmt, rule))
+        out[f"{fmt}-{rule}"] = x.size / t / 1e6
+        print(f"  {fmt + '-' + rule:14s} {out[f'{fmt}-{rule}']:8.1f} M elements/s  ({t * 1e3:.0f} ms)")
+    print(f"  if4-mse takes {out['nvfp4-mse'] / out['if4-mse']:.2f}x the time of nvfp4 "
+          "(two candidates and their block errors)")
+    return out
+
+
+def bench_golden_mac(beats: int = 200_000) -> dict:
+    from ifmac.golden import mac
+    from ifmac.golden.vectors import random_beats
+    b = random_beats("if4", 16, beats, seed=1)
+    out = {}
+    print(f"golden mac: {beats} beats of if4 at B=16 ({b.segments} segments), best of 3")
+    for arch in ("lane", "fused"):
+        t = _best_of(lambda: mac("if4", arch, *b.arrays()))
+        out[arch] = beats / t
+        print(f"  {arch:6s} {out[arch] / 1e6:8.2f} M beats/s  ({t * 1e3:.0f} ms)")
+    print(f"  fused / lane: {out['fused'] / out['lane']:.2f}x")
+    return out
+
+
+SECTIONS = [bench_quantize, bench_golden_mac]
+
+
+def main() -> None:
+    for section in SECTIONS:
+        section()
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""An independent exact-arithmetic MAC reference for the golden model.
+
+Written without the golden model's code: element values come from ml_dtypes
+(or the spec's tables where ml_dtypes has no type), every value is a Python
+Fraction, and rounding to binary32 happens only where SPEC §4 says fl32.
+It is slow and simple on purpose.
+"""
+
+from fractions import Fraction
+import struct
+
+import ml_dtypes
+import numpy as np
+
+# Spec §2 tables, typed in by hand for the types ml_dtypes lacks.
+E2M0_MAG = {0: 0, 1: 1, 2: 2, 3: 4}
+ML = {"e2m1": ml_dtypes.float4_e2m1fn, "e2m3": ml_dtypes.float6_e2m3fn,
+      "e3m2": ml_dtypes.float6_e3m2fn}
+# format -> (element bits, FP kind, INT kind or None, exact expansion)
+SPEC = {
+    "nvfp4": (4, "e2m1", None, None),
+    "if4": (4, "e2m1", "twos", Fraction(6, 7)),
+    "if3": (3, "e2m0", "signmag", Fraction(4, 3)),
+    "if6_e2m3": (6, "e2m3", "signmag", Fraction(15, 2) / 31),
+    "if6_e3m2": (6, "e3m2", "signmag", Fraction(28, 31)),
+    "nvfp3": (3, "e2m0", None, None),
+    "nvfp6_e2m3": (6, "e2m3", None, None),
+    "nvfp6_e3m2": (6, "e3m2", None, None),
+}
+
+
+def r32(q):
+    """Round a Fraction to binary32, nearest-even (no overflow expected here)."""
+    q = Fraction(q)
+    if q == 0:
+        return Fraction(0)
+    neg, a = q < 0, abs(q)
+    num, den = a.numerator, a.denominator
+    e = num.bit_length() - den.bit_length()      # floor(log2 a) or one more
+    if (num << max(0, -e)) < (den << max(0, e)):
+        e -= 1
+    e = max(e, -126)
+    # n = a / 2^(e-23) as an integer quotient and remainder, in integers.
+    sh = 23 - e
+    top, bot = (num << sh, den) if sh >= 0 else (num, den << -sh)
+    lo, rem = divmod(top, bot)
+    if 2 * rem > bot or (2 * rem == bot and lo % 2 == 1):
+        lo += 1
+    r = Fraction(lo) / (1 << sh) if sh >= 0 else Fraction(lo << -sh)
+    assert r < 2 ** 128
+    return -r if neg else r
+
+
+class F32:
+    """An exact binary32 value: a Fraction plus the sign of zero, which IEEE
+    arithmetic keeps (-3 x +0 = -0; x + (-x) = +0; -0 + -0 = -0)."""
+    __slots__ = ("q", "neg")
+
+    def __init__(self, q, neg=None):
+        self.q = Fraction(q)
+        self.neg = (self.q < 0) if neg is None or self.q != 0 else neg
+
+    def __mul__(self, other):
+        return F32(r32(self.q * other.q), self.neg != other.neg)
+
+    def __add__(self, other):
+        return F32(r32(self.q + other.q), self.neg and other.neg)
+
+    def bits(self):
+        return struct.unpack("<I", struct.pack("<f", -0.0 if self.neg and self.q == 0
+                                               else float(self.q)))[0]
+
+
+def element(fmt, code, is_int):
+    nbits, fp, it, _ = SPEC[fmt]
+    if is_int and it is not None:
+        if it == "twos":
+            return Fraction(code - (1 << nbits) if code >> (nbits - 1) else code)
+        mag = code & ((1 << (nbits - 1)) - 1)
+        return Fraction(-mag if code >> (nbits - 1) else mag)
+    if fp == "e2m0":
+        mag = Fraction(E2M0_MAG[code & 3])
+        return -mag if code & 4 else mag
+    return Fraction(float(np.array([code], np.uint8).view(ML[fp])[0]))
+
+
+def scale(byte):
+    payload = byte & 0x7F
+    if payload == 0x7F:
+        return Fraction(448)
+    return Fraction(float(np.array([payload], np.uint8).view(ml_dtypes.float8_e4m3fn)[0]))
+
+
+def beat_terms(fmt, a, sa, w, sw):
+    """Exact element products and the rounded block-pair scale S."""
+    _, _, it, e = SPEC[fmt]
+    ia = bool(sa & 0x80) and it is not None
+    iw = bool(sw & 0x80) and it is not None
+    C = F32(r32(e ** (ia + iw)) if (ia or iw) else 1)
+    S = (F32(scale(sa)) * F32(scale(sw))) * C
+    # Products are exact fixed-point integers: a zero product is +0.
+    p = [element(fmt, int(x), ia) * element(fmt, int(y), iw) for x, y in zip(a, w)]
+    return p, S
+
+
+def segment(fmt, arch, beats):
+    """beats: list of (a codes, a_scale, w codes, w_scale). Returns FP32 bits."""
+    if arch == "fused":
+        acc = None
+        for a, sa, w, sw in beats:
+            p, S = beat_terms(fmt, a, sa, w, sw)
+            m = F32(sum(p)) * S
+            acc = m if acc is None else acc + m
+        return acc.bits()
+    lanes = None
+    for a, sa, w, sw in beats:
+        p, S = beat_terms(fmt, a, sa, w, sw)
+        m = [F32(pi) * S for pi in p]
+        lanes = m if lanes is None else [x + y for x, y in zip(lanes, m)]
+    while len(lanes) > 1:
+        lanes = [lanes[i] + lanes[i + 1] for i in range(0, len(lanes), 2)]
+    return lanes[0].bits()

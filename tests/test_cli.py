@@ -1,0 +1,108 @@
+"""The `ifmac` command line: outputs, and one-line errors with exit code 2."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ifmac.cli import main
+from ifmac.golden import dequantize, mac, quantize
+from ifmac.golden.formats import FORMATS
+
+
+def run(argv, capsys):
+    rc = main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_quantize_roundtrip(tmp_path, capsys):
+    x = np.random.default_rng(0).standard_normal((8, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    rc, out, _ = run(["quantize", str(tmp_path / "x.npy"), "--format", "if4", "--rule", "mae",
+                      "-o", str(tmp_path / "q.npz")], capsys)
+    assert rc == 0 and "if4 (mae, B=16): 512 elements, 32 blocks" in out
+    d = np.load(tmp_path / "q.npz")
+    q = quantize(x, "if4", "mae")
+    assert np.array_equal(d["codes"], q.codes) and np.array_equal(d["scales"], q.scales)
+    assert d["amax"] == q.amax and str(d["format"]) == "if4" and int(d["block_size"]) == 16
+
+
+def test_vectors_npz_and_hex(tmp_path, capsys):
+    rc, out, _ = run(["vectors", "-f", "if6_e3m2", "-a", "fused", "-b", "8", "-n", "300",
+                      "-s", "4", "-o", str(tmp_path / "v.npz"), "--hex", str(tmp_path / "hex")],
+                     capsys)
+    assert rc == 0
+    d = np.load(tmp_path / "v.npz")
+    assert d["a"].shape == (300, 8) and d["a"].dtype == np.uint8
+    assert d["a_scale"].shape == (300,) and d["last"].dtype == bool and d["last"][-1]
+    assert d["result"].dtype == np.uint32 and len(d["result"]) == d["last"].sum()
+    # The expected results are the golden model's for the stored beats.
+    ref = mac("if6_e3m2", "fused", d["a"], d["a_scale"], d["w"], d["w_scale"], d["last"], 8)
+    assert np.array_equal(d["result"], ref)
+    # Hex: element i at bits [6i +: 6] of each a line; results one per line.
+    a_lines = (tmp_path / "hex" / "a.hex").read_text().split()
+    assert len(a_lines) == 300 and len(a_lines[0]) == 12
+    v = int(a_lines[7], 16)
+    assert [(v >> (6 * i)) & 63 for i in range(8)] == d["a"][7].tolist()
+    res = [int(s, 16) for s in (tmp_path / "hex" / "result.hex").read_text().split()]
+    assert res == d["result"].tolist()
+    assert "layout of the MAC's `a` and `w` input ports" in (tmp_path / "hex" / "README.txt").read_text()
+
+
+def test_vectors_mix_flags_and_corners(tmp_path, capsys):
+    """Random vectors cover every INT/FP flag pair and the corner scales."""
+    run(["vectors", "-f", "if4", "-a", "lane", "-n", "4000", "-o", str(tmp_path / "v.npz")], capsys)
+    d = np.load(tmp_path / "v.npz")
+    pairs = set(zip(d["a_scale"] >> 7, d["w_scale"] >> 7))
+    assert pairs == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    payloads = set((d["a_scale"] & 0x7F).tolist())
+    assert {0x00, 0x01, 0x7E, 0x7F} <= payloads
+    lengths = np.diff(np.r_[-1, np.flatnonzero(d["last"])])
+    assert lengths.min() == 1 and lengths.max() > 64
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["vectors", "-f", "if5", "-a", "lane", "-o", "x.npz"], "invalid choice: 'if5'"),
+    (["vectors", "-f", "if4", "-a", "tree", "-o", "x.npz"], "invalid choice: 'tree'"),
+    (["vectors", "-f", "if4", "-a", "lane", "-b", "12", "-o", "x.npz"],
+     "block_size must be one of 8, 16, 32, not 12"),
+    (["vectors", "-f", "if4", "-a", "lane", "-n", "0", "-o", "x.npz"],
+     "expected a positive integer, not 0"),
+    (["quantize", "x.npy", "-f", "if4", "--rule", "l2", "-o", "q.npz"], "invalid choice: 'l2'"),
+])
+def test_bad_arguments_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,message", [
+    (np.ones((3, 10), np.float32), "last dimension of shape (3, 10) is 10, not a positive multiple"),
+    (np.array([[np.nan] + [1.0] * 15], np.float32), "input has NaN at index (0, 0)"),
+    (np.array([[1.0] * 15 + [np.inf]], np.float32), "input has Inf at index (0, 15)"),
+])
+def test_bad_tensor_exit_2(tmp_path, capsys, content, message):
+    np.save(tmp_path / "x.npy", content)
+    rc, out, err = run(["quantize", str(tmp_path / "x.npy"), "-f", "if4", "-o",
+                        str(tmp_path / "q.npz")], capsys)
+    assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_file_exit_2(tmp_path, capsys):
+    rc, _, err = run(["quantize", str(tmp_path / "nope.npy"), "-f", "if4", "-o",
+                      str(tmp_path / "q.npz")], capsys)
+    assert rc == 2 and "cannot read" in err and "nope.npy" in err
+
+
+def test_console_script_no_traceback(tmp_path):
+    """The installed `ifmac` entry point: one line on stderr, exit 2."""
+    np.save(tmp_path / "x.npy", np.ones((2, 7), np.float32))
+    p = subprocess.run([sys.executable, "-m", "ifmac", "quantize", str(tmp_path / "x.npy"),
+                        "-f", "nvfp4", "-o", str(tmp_path / "q.npz")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.startswith("ifmac quantize: error: last dimension")

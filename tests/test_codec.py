@@ -1,0 +1,344 @@
+"""The golden codec: bit-compatibility, corners, properties and bad input."""
+
+import os
+
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import assume, given, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ifmac.golden import FORMATS, FORMAT_NAMES, QuantizedTensor, dequantize, pack, quantize, unpack
+from ifmac.golden.codec import RULES, decode_scale_payload
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "reference_quantizer.npz")
+ADAPTIVE = [n for n, f in FORMATS.items() if f.adaptive]
+
+
+# --------------------------------------------------------------------------
+# Bit-compatibility with the reference quantizer
+# --------------------------------------------------------------------------
+
+def _reference_cases():
+    with np.load(DATA) as d:
+        return sorted(k.split("|", 1)[1] for k in d.files if k.startswith("codes|"))
+
+
+@pytest.mark.parametrize("case", _reference_cases())
+def test_matches_reference_quantizer(case):
+    """Same float32 input -> same codes and scale bytes as the fouroversix reference."""
+    dist, fmt, rule = case.split("|")
+    with np.load(DATA) as d:
+        x, codes, scales = d[f"x|{dist}"], d[f"codes|{case}"], d[f"scales|{case}"]
+    q = quantize(x, fmt, rule)
+    assert np.array_equal(q.scales, scales), f"{int((q.scales != scales).sum())} scale bytes differ"
+    assert np.array_equal(q.codes, codes), f"{int((q.codes != codes).sum())} codes differ"
+
+
+# --------------------------------------------------------------------------
+# Corners
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_all_zero_tensor(fmt):
+    """amax == 0: every scale and code is 0."""
+    q = quantize(np.zeros((2, 32), np.float32), fmt)
+    assert q.amax == 0 and not q.codes.any() and not q.scales.any()
+    assert not dequantize(q).any()
+
+
+@pytest.mark.parametrize("fmt,negzero", [("nvfp4", 0x8), ("if4", 0x8), ("if3", 0x4),
+                                         ("nvfp3", 0x4), ("if6_e2m3", 0x20), ("if6_e3m2", 0x20)])
+def test_small_negative_is_negative_zero(fmt, negzero):
+    """A negative FP element that rounds to zero keeps its sign: the -0 code."""
+    x = np.zeros((1, 16), np.float32)
+    x[0, 0] = 100.0
+    x[0, 1] = -1e-4
+    q = quantize(x, fmt)
+    assert not q.scales[0, 0] & 0x80
+    assert q.codes[0, 1] == negzero
+
+
+def test_int_zero_is_positive():
+    """An INT code of zero is always +0 (0x0), even for a small negative input."""
+    # A block that is INT under mse: values on the INT4 grid.
+    x = np.array([[7, 5, 3, 1, -1, -3, -5, -7, 6, 4, 2, -2, -4, -6, 0.01, -0.01]], np.float32)
+    q = quantize(x, "if4")
+    assert q.scales[0, 0] & 0x80, "expected the INT candidate"
+    assert q.codes[0, 14] == 0 and q.codes[0, 15] == 0
+
+
+def test_int4_never_emits_minus_eight():
+    """The quantizer emits INT4 -7..7 only."""
+    x = np.random.default_rng(5).standard_normal((256, 64)).astype(np.float32)
+    q = quantize(x, "if4")
+    is_int = np.repeat(q.scales & 0x80, 16, axis=-1).astype(bool)
+    assert is_int.any() and not (q.codes[is_int] == 0x8).any()
+
+
+def test_scale_payload_7f_decodes_as_448():
+    """Scale payload 0x7F (NaN in E4M3) decodes as 448; 0 is scale 0."""
+    v = decode_scale_payload(np.array([0x7F, 0xFF, 0x7E, 0x00, 0x01, 0x38], np.uint8))
+    assert v.tolist() == [448, 448, 448, 0, 2 ** -9, 1.0]
+
+
+def test_scale_decode_every_payload():
+    """Every payload: subnormal m/8 * 2^-6, normal (1 + m/8) * 2^(e-7)."""
+    p = np.arange(128, dtype=np.uint8)
+    e, m = p >> 3, p & 7
+    expect = np.where(e == 0, m / 8 * 2.0 ** -6, (1 + m / 8) * 2.0 ** (e.astype(int) - 7))
+    expect[0x7F] = 448
+    assert np.array_equal(decode_scale_payload(p), expect.astype(np.float32))
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_dequantize_values(fmt):
+    """dequantize: element value x scale x amax / (Qmax * 448), INT times E."""
+    f = FORMATS[fmt]
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 1 << f.bits, (4, 16)).astype(np.uint8)
+    scales = rng.integers(0, 0x7F, (4, 1)).astype(np.uint8)
+    if f.adaptive:
+        scales[::2] |= 0x80
+    q = QuantizedTensor(codes, scales, np.float32(3.5), f, 16)
+    got = dequantize(q)
+    for r in range(4):
+        is_int = bool(scales[r, 0] & 0x80)
+        s = float(scales[r, 0] & 0x7F and np.uint8(scales[r, 0] & 0x7F).view(ml_dtypes.float8_e4m3fn))
+        for c in range(16):
+            v = float(f.values(is_int)[codes[r, c]])
+            ref = np.float32(np.float32(np.float32(v) * np.float32(s)) * np.float32(3.5))
+            if is_int:
+                ref = np.float32(ref * np.float32(f.int.ref_expansion))
+            ref = np.float32(ref / np.float32(f.qmax * 448))
+            assert got[r, c] == ref
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_saturation_at_qmax(fmt):
+    """Values the reference would round above the maximum saturate at Qmax."""
+    f = FORMATS[fmt]
+    # One huge element sets amax; a block whose max rounds its E4M3 scale down
+    # pushes y slightly above Qmax.
+    x = np.zeros((1, 32), np.float32)
+    x[0, :16] = 1000.0
+    x[0, 16] = 1.0
+    x[0, 17] = 0.999
+    q = quantize(x, fmt)
+    vals = np.array([abs(float(v)) for v in f.fp_values])
+    sel = ~(q.scales[0] & 0x80).astype(bool)
+    fp_codes = q.codes[0].reshape(2, 16)[sel]
+    assert vals[fp_codes].max() <= f.qmax
+
+
+def test_shapes_and_dtypes():
+    x = np.random.default_rng(1).standard_normal((3, 2, 64)).astype(np.float64)
+    q = quantize(x, "if4", block_size=32)
+    assert q.codes.shape == (3, 2, 64) and q.codes.dtype == np.uint8
+    assert q.scales.shape == (3, 2, 2) and q.scales.dtype == np.uint8
+    assert q.amax.dtype == np.float32
+    assert dequantize(q).shape == (3, 2, 64) and dequantize(q).dtype == np.float32
+
+
+# --------------------------------------------------------------------------
+# Properties
+# --------------------------------------------------------------------------
+
+def _tensors():
+    @st.composite
+    def build(draw):
+        rows = draw(st.integers(1, 6))
+        B = draw(st.sampled_from([8, 16, 32]))
+        K = B * draw(st.integers(1, 3))
+        exp = draw(st.integers(-30, 30))
+        x = draw(hnp.arrays(np.float32, (rows, K), elements=st.floats(
+            -1e3, 1e3, width=32, allow_nan=False, allow_infinity=False)))
+        x = (x * np.float32(2.0 ** exp)).astype(np.float32)
+        # amax below ~1e-35 makes the global scale overflow: a ValueError,
+        # tested on its own in test_amax_too_small.
+        assume(not 0 < np.abs(x).max() < 1e-30)
+        return x, B
+    return build()
+
+
+def _fp_candidate_values(f, y):
+    """Nearest FP element to y (saturating; ties even, or down for E2M0),
+    by brute force over the value table -- independent of the codec."""
+    mags = np.array(sorted({abs(float(v)) for v in f.fp_values}))
+    a = np.minimum(np.abs(y.astype(np.float64)), f.qmax)
+    d = np.abs(a[..., None] - mags)
+    i = d.argmin(axis=-1)
+    nxt = np.minimum(i + 1, len(mags) - 1)
+    tie = (np.take_along_axis(d, nxt[..., None], -1)[..., 0] == d.min(axis=-1)) & (nxt != i)
+    if f.fp.ties == "even":
+        i = np.where(tie & (i % 2 == 1), nxt, i)
+    return (np.sign(y) * mags[i]).astype(np.float32)
+
+
+def _candidate_errors(q, x, rule):
+    """(err_fp, err_int) per block, from candidates the test computes itself."""
+    f, B = q.fmt, q.block_size
+    xb = x.reshape(-1, B)
+    s = (q.scales.reshape(-1) & 0x7F).view(ml_dtypes.float8_e4m3fn).astype(np.float32)[:, None]
+    full = np.float32(f.qmax * 448)
+    dec = np.float32(1) / (full / q.amax)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(s != 0, xb * (np.float32(1) / (dec * s)), np.float32(0)).astype(np.float32)
+    fp = ((_fp_candidate_values(f, y) * s) * q.amax) / full
+    qi = np.rint(np.clip(y * np.float32(f.int.ref_recip), -f.int.imax, f.int.imax))
+    it = (((qi * s) * q.amax) * np.float32(f.int.ref_expansion)) / full
+
+    def err(deq):
+        d = (deq - xb).astype(np.float32)
+        if rule == "abs_max":
+            return np.abs(d).max(axis=-1)
+        e = d * d if rule == "mse" else np.abs(d)
+        while e.shape[-1] > 1:
+            e = e[:, 0::2] + e[:, 1::2]
+        return e[:, 0]
+    return err(fp), err(it), err
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@given(data=_tensors(), rule=st.sampled_from(RULES))
+def test_property_codes_in_range(fmt, data, rule):
+    """Codes fit the element; INT codes within +-Imax; no INT flag on FP-only
+    formats; scale payload never 0x7F."""
+    x, B = data
+    f = FORMATS[fmt]
+    q = quantize(x, fmt, rule, B)
+    assert (q.codes < (1 << f.bits)).all()
+    assert ((q.scales & 0x7F) != 0x7F).all()
+    if not f.adaptive:
+        assert not (q.scales & 0x80).any()
+        return
+    is_int = np.repeat((q.scales & 0x80) != 0, B, axis=-1)
+    ints = np.array(f.int_values)[q.codes[is_int]]
+    assert (np.abs(ints) <= f.int.imax).all()
+
+
+@pytest.mark.parametrize("fmt", ADAPTIVE)
+@given(data=_tensors(), rule=st.sampled_from(RULES))
+def test_property_choice_never_worse(fmt, data, rule):
+    """The chosen candidate never has the larger block error under the rule,
+    INT is chosen only when strictly better, and dequantize(quantize(x))
+    has exactly the better candidate's block error."""
+    x, B = data
+    q = quantize(x, fmt, rule, B)
+    if q.amax == 0:
+        assert not q.codes.any() and not q.scales.any()
+        return
+    e_fp, e_int, err = _candidate_errors(q, x, rule)
+    chose_int = (q.scales.reshape(-1) & 0x80) != 0
+    assert np.array_equal(chose_int, e_int < e_fp)
+    got = err(dequantize(q).reshape(-1, B))
+    assert np.array_equal(got, np.minimum(e_fp, e_int))
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@given(data=_tensors())
+def test_property_element_error_bound(fmt, data):
+    """FP-only: every element within half the largest gap of the FP grid (plus
+    the E4M3 scale's rounding overshoot, at most Qmax/16) of x, in units of
+    the block's decoded scale."""
+    x, B = data
+    f = FORMATS[fmt]
+    if f.adaptive:
+        return
+    q = quantize(x, fmt, "mse", B)
+    mags = np.array(sorted({abs(float(v)) for v in f.fp_values}))
+    bound = np.max(np.diff(mags)) / 2 + f.qmax / 16
+    s = (q.scales.reshape(-1) & 0x7F).view(ml_dtypes.float8_e4m3fn).astype(np.float64)
+    unit = s * float(q.amax) / (f.qmax * 448)
+    err = np.abs(dequantize(q).reshape(-1, B).astype(np.float64) - x.reshape(-1, B))
+    # A zero scale (block far below amax) dequantizes to 0: error is |x|, below
+    # the smallest E4M3 step times the global scale.
+    zero = s == 0
+    assert (err[~zero] <= (bound * unit[~zero, None]) * (1 + 1e-5) + 1e-37).all()
+    assert (err[zero] <= 2.0 ** -10 * float(q.amax) / (f.qmax * 448) * f.qmax + 1e-37).all()
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@given(st.data())
+def test_property_pack_roundtrip(fmt, data):
+    """unpack(pack(c)) == c; 4-bit packs element 2i in the low nibble."""
+    f = FORMATS[fmt]
+    n = data.draw(st.sampled_from([8, 16, 32, 64]))
+    codes = data.draw(hnp.arrays(np.uint8, (data.draw(st.integers(1, 4)), n),
+                                 elements=st.integers(0, (1 << f.bits) - 1)))
+    p = pack(codes, fmt)
+    assert p.shape[-1] == n * f.bits // 8
+    assert np.array_equal(unpack(p, fmt), codes)
+    if f.bits == 4:
+        assert np.array_equal(p, codes[:, 0::2] | (codes[:, 1::2] << 4))
+
+
+# --------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad,what", [(np.nan, "NaN"), (np.inf, "Inf"), (-np.inf, "Inf")])
+def test_nonfinite_input(bad, what):
+    """NaN/Inf in the tensor: ValueError naming the value kind and its index."""
+    x = np.ones((2, 32), np.float32)
+    x[1, 17] = bad
+    with pytest.raises(ValueError, match=rf"input has {what} at index \(1, 17\)"):
+        quantize(x, "if4")
+
+
+def test_float64_overflowing_float32():
+    x = np.ones((1, 16))
+    x[0, 3] = 1e300
+    with pytest.raises(ValueError, match=r"input value 1e\+300 at index \(0, 3\) overflows float32"):
+        quantize(x, "if4")
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_amax_too_small(fmt):
+    """An amax so small that Qmax*448/amax overflows float32 is refused."""
+    x = np.zeros((1, 16), np.float32)
+    x[0, 2] = 1e-38
+    with pytest.raises(ValueError, match=r"input amax 1e-38 is too small: the global scale"):
+        quantize(x, fmt)
+
+
+def test_last_dim_not_multiple():
+    """Last dimension not a multiple of the block size."""
+    with pytest.raises(ValueError, match=r"last dimension of shape \(4, 24\) is 24, not a "
+                                         r"positive multiple of the block size 16"):
+        quantize(np.ones((4, 24), np.float32), "if4")
+
+
+def test_unknown_format_and_rule():
+    with pytest.raises(ValueError, match="unknown format 'fp4'"):
+        quantize(np.ones(16), "fp4")
+    with pytest.raises(ValueError, match=r"unknown rule 'l2'; expected one of mse, mae, abs_max"):
+        quantize(np.ones(16), "if4", rule="l2")
+
+
+def test_non_numeric_input():
+    with pytest.raises(ValueError, match="input must be a real numeric array, not dtype"):
+        quantize(np.array(["a"] * 16), "if4")
+    with pytest.raises(ValueError, match="not a scalar"):
+        quantize(np.float32(1), "if4")
+
+
+def test_codes_wider_than_format():
+    """A code wider than the element: ValueError naming it and where."""
+    q = QuantizedTensor(np.full((1, 16), 3, np.uint8), np.zeros((1, 1), np.uint8),
+                        np.float32(1), FORMATS["if3"])
+    q.codes[0, 5] = 0x9
+    with pytest.raises(ValueError, match=r"codes\[0, 5\] = 0x9 is outside format if3 "
+                                         r"\(3-bit codes, 0..0x7\)"):
+        dequantize(q)
+    with pytest.raises(ValueError, match=r"codes\[0, 5\] = 0x9 is outside format if3"):
+        pack(q.codes, "if3")
+
+
+def test_int_flag_on_fp_only_format():
+    """A scale byte with bit 7 set for an FP-only format: ValueError."""
+    q = QuantizedTensor(np.zeros((2, 16), np.uint8), np.array([[0x38], [0xB8]], np.uint8),
+                        np.float32(1), FORMATS["nvfp4"])
+    with pytest.raises(ValueError, match=r"scales\[1, 0\] = 0xb8 has bit 7 \(INT flag\) set, "
+                                         r"but format nvfp4 has FP elements only"):
+        dequantize(q)

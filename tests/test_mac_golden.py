@@ -1,0 +1,228 @@
+"""Golden MAC model: per-stage checks and bit-exactness against exact arithmetic."""
+
+import zlib
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import exact_ref
+from ifmac.golden import FORMATS, FORMAT_NAMES, block_scale, cycle_model, mac
+from ifmac.golden import model as mac_mod
+from ifmac.golden.vectors import _random_codes, _random_scales, random_beats
+
+ARCHS = ("lane", "fused")
+
+
+def _exact_segments(fmt, arch, a, sa, w, sw, last):
+    ends = np.flatnonzero(last)
+    starts = np.r_[0, ends[:-1] + 1]
+    return np.array([exact_ref.segment(fmt, arch, [(a[i], sa[i], w[i], sw[i])
+                                                   for i in range(s, e + 1)])
+                     for s, e in zip(starts, ends)], dtype=np.uint32)
+
+
+def _short_segment_stream(fmt, B, segments, seed):
+    """Beats in short segments (1-8 beats), with corner codes and scales."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.choice([1, 1, 1, 2, 2, 3, 4, 8], segments)
+    n = int(lengths.sum())
+    last = np.zeros(n, bool)
+    last[np.cumsum(lengths) - 1] = True
+    f = FORMATS[fmt]
+    return (_random_codes(f, rng, n, B, 0.1), _random_scales(f, rng, n, 0.1),
+            _random_codes(f, rng, n, B, 0.1), _random_scales(f, rng, n, 0.1), last)
+
+
+# 10,000 segments per (format, arch): 7,000 at B=8, 2,000 at B=16, 1,000 at B=32.
+SEGMENTS = {8: 7000, 16: 2000, 32: 1000}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_mac_matches_exact_reference(fmt, arch):
+    """mac() is bit-exact with exact rational arithmetic rounded where SPEC §4 rounds."""
+    total = 0
+    for B, n_seg in SEGMENTS.items():
+        seed = zlib.crc32(f"{fmt}/{arch}/{B}".encode())
+        beats = _short_segment_stream(fmt, B, n_seg, seed)
+        got = mac(fmt, arch, *beats, block_size=B)
+        ref = _exact_segments(fmt, arch, *beats)
+        bad = np.flatnonzero(got != ref)
+        assert len(bad) == 0, (f"seed {seed} B={B}: {len(bad)} of {len(ref)} segments differ; "
+                               f"first #{bad[0]}: got {got[bad[0]]:#010x}, exact {ref[bad[0]]:#010x}")
+        total += len(ref)
+    assert total == sum(SEGMENTS.values())
+
+
+# --------------------------------------------------------------------------
+# Stages
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_decode_every_code(fmt):
+    """decode: every code under both flags gives the exact element value."""
+    f = FORMATS[fmt]
+    codes = np.arange(1 << f.bits, dtype=np.uint8)[None, :].repeat(2, 0)
+    is_int = np.array([False, True]) & f.adaptive
+    got = mac_mod.decode_elements(f, codes, is_int)
+    for row in range(2):
+        ref = [exact_ref.element(fmt, int(c), bool(is_int[row])) for c in codes[row]]
+        assert [Fraction(int(v), 1 << f.frac_bits) for v in got[row]] == ref
+
+
+@pytest.mark.parametrize("fmt", [n for n, f in FORMATS.items() if f.adaptive])
+def test_block_scale_all_scale_pairs(fmt):
+    """scale: all 65,536 scale-byte pairs, S = fl32(fl32(sa*sb)*C), against exact."""
+    sa, sw = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8))
+    sa, sw = sa.ravel(), sw.ravel()
+    got = block_scale(fmt, sa, sw).view(np.uint32)
+    zero = np.zeros(16, np.uint8)
+    ref = np.array([exact_ref.beat_terms(fmt, zero, int(x), zero, int(y))[1].bits()
+                    for x, y in zip(sa, sw)], dtype=np.uint32)
+    assert np.array_equal(got, ref)
+    assert (got[(sa & 0x7F) == 0] == 0).all() and (got[(sw & 0x7F) == 0] == 0).all()
+
+
+def test_block_scale_saturates_7f():
+    """Payload 0x7F multiplies as 448."""
+    assert block_scale("nvfp4", [0x7F], [0x38]).tolist() == [448.0]
+    assert block_scale("nvfp4", [0x7F], [0x7F]).tolist() == [448.0 * 448.0]
+
+
+def test_reduce_lanes_order():
+    """reduce: (0+1), (2+3), then (01+23); a left-to-right sum would round differently."""
+    big = np.float32(2 ** 24)
+    lanes = np.array([[big, 1, 1, 1]], np.float32)
+    # Pairwise: (2^24 + 1) ties to 2^24, (1 + 1) = 2, 2^24 + 2 is exact.
+    assert mac_mod.reduce_lanes(lanes).tolist() == [2 ** 24 + 2]
+    # Left to right every +1 ties back to 2^24.
+    assert np.float32(np.float32(np.float32(big + 1) + 1) + 1) == big
+
+
+def test_accumulate_first_beat_and_order():
+    """accumulate: acc = m on the first beat, then fl32(acc + m) in beat order."""
+    m = np.array([2 ** 24, 1, 1, 5, 7], np.float32)
+    last = np.array([0, 0, 1, 0, 1], bool)
+    # Segment 1: (2^24 + 1) + 1 = 2^24 (each add rounds to even).
+    assert mac_mod.accumulate(m, last).tolist() == [2 ** 24, 12]
+
+
+def test_negative_times_zero_scale_is_negative_zero():
+    """fused: D < 0 times S = +0 is -0 (IEEE sign rule)."""
+    a = np.full((1, 16), 0x2, np.uint8)     # 1.0
+    w = np.full((1, 16), 0xA, np.uint8)     # -1.0
+    assert mac("nvfp4", "fused", a, [0], w, [0x38], [True]).tolist() == [0x80000000]
+    # lane: each lane is -0, the tree adds -0 + -0 = -0.
+    assert mac("nvfp4", "lane", a, [0], w, [0x38], [True]).tolist() == [0x80000000]
+
+
+def test_zero_code_product_is_positive_zero():
+    """A zero element product is +0: fixed point has no -0."""
+    a = np.full((1, 16), 0x8, np.uint8)     # -0
+    w = np.full((1, 16), 0x2, np.uint8)     # 1.0
+    for arch in ARCHS:
+        assert mac("if4", arch, a, [0x38], w, [0x38], [True]).tolist() == [0]
+
+
+def test_int4_minus_eight_exact():
+    """INT4 code 0b1000 decodes to -8 and multiplies exactly."""
+    a = np.zeros((1, 16), np.uint8)
+    a[0, 0] = 0x8
+    w = np.zeros((1, 16), np.uint8)
+    w[0, 0] = 0x8
+    # (-8) * (-8) * 1 * 1 * float32(36/49)
+    expect = np.float32(np.float32(64) * np.float32(36 / 49)).view(np.uint32)
+    assert mac("if4", "fused", a, [0xB8], w, [0xB8], [True]).tolist() == [int(expect)]
+
+
+def test_status_bits():
+    """status: bit 0 for the INT flag on an FP-only format, bit 1 for payload 0x7F,
+    sticky over the segment, cleared for the next."""
+    z = np.zeros((4, 8), np.uint8)
+    last = [False, True, False, True]
+    _, st = mac("nvfp4", "fused", z, [0xB8, 0x38, 0x38, 0x7F], z, [0x38] * 4, last,
+                block_size=8, return_status=True)
+    assert st.tolist() == [1, 2]
+    _, st = mac("if4", "fused", z, [0xB8, 0x38, 0x38, 0x38], z, [0x38] * 4, last,
+                block_size=8, return_status=True)
+    assert st.tolist() == [0, 0]
+
+
+def test_fp_only_flag_decodes_as_fp():
+    """A flagged block of an FP-only format decodes as FP, as if the bit were clear."""
+    b = random_beats("nvfp4", 16, 200, seed=3)
+    flagged = mac("nvfp4", "lane", b.a, b.a_scale | 0x80, b.w, b.w_scale, b.last)
+    clear = mac("nvfp4", "lane", b.a, b.a_scale & 0x7F, b.w, b.w_scale & 0x7F, b.last)
+    assert np.array_equal(flagged, clear)
+
+
+def test_trailing_beats_without_last_dropped():
+    z = np.zeros((3, 16), np.uint8)
+    assert len(mac("if4", "lane", z, [1] * 3, z, [1] * 3, [True, False, False])) == 1
+    assert len(mac("if4", "lane", z, [1] * 3, z, [1] * 3, [False] * 3)) == 0
+
+
+def test_long_segment_vectorized_matches_sequential():
+    """1000-beat segments: the vectorized accumulate equals a plain loop."""
+    b = random_beats("if4", 16, 3000, seed=11)
+    last = np.zeros(3000, bool)
+    last[[999, 1999, 2999]] = True
+    got = mac("if4", "fused", b.a, b.a_scale, b.w, b.w_scale, last)
+    f = FORMATS["if4"]
+    m = mac_mod.fused_products(f, mac_mod.element_products(
+        mac_mod.decode_elements(f, b.a, b.a_scale >= 128),
+        mac_mod.decode_elements(f, b.w, b.w_scale >= 128)), block_scale(f, b.a_scale, b.w_scale))
+    seq = []
+    for s in (0, 1000, 2000):
+        acc = m[s]
+        for k in range(1, 1000):
+            acc = np.float32(acc + m[s + k])
+        seq.append(int(np.float32(acc).view(np.uint32)))
+    assert got.tolist() == seq
+
+
+# --------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------
+
+def test_mac_rejects_bad_input():
+    z = np.zeros((2, 16), np.uint8)
+    with pytest.raises(ValueError, match="unknown arch 'tree'; expected one of lane, fused"):
+        mac("if4", "tree", z, [0, 0], z, [0, 0], [0, 1])
+    with pytest.raises(ValueError, match=r"a has shape \(2, 16\); expected \(beats, 8\)"):
+        mac("if4", "lane", z, [0, 0], z, [0, 0], [0, 1], block_size=8)
+    bad = z.copy()
+    bad[1, 2] = 0x10
+    with pytest.raises(ValueError, match=r"w\[1, 2\] = 0x10 is outside format if4"):
+        mac("if4", "lane", z, [0, 0], bad, [0, 0], [0, 1])
+    with pytest.raises(ValueError, match=r"a_scale must be \(2,\) bytes"):
+        mac("if4", "lane", z, [0, 256], z, [0, 0], [0, 1])
+    with pytest.raises(ValueError, match=r"last has shape \(3,\); expected \(2,\)"):
+        mac("if4", "lane", z, [0, 0], z, [0, 0], [0, 1, 1])
+
+
+# --------------------------------------------------------------------------
+# Cycle model
+# --------------------------------------------------------------------------
+
+def test_cycle_model_gaps():
+    """Results appear `latency` cycles after the cycle of each segment's last beat."""
+    valid = [1, 0, 1, 1, 0, 0, 1, 1]
+    last = [0, 0, 1, 0, 0, 0, 0, 1]
+    r = cycle_model(valid, last, latency=3)
+    assert r.cycle.tolist() == [5, 10] and r.last_beat.tolist() == [1, 4]
+    assert r.kept.all()
+
+
+def test_cycle_model_reset_mid_segment():
+    """A reset drops the open segment and results still in the pipeline."""
+    valid = [1, 1, 0, 1, 1, 1, 1, 0, 0]
+    last = [0, 0, 0, 0, 1, 0, 1, 0, 0]
+    reset = [0, 0, 1, 0, 0, 0, 0, 1, 0]
+    r = cycle_model(valid, last, latency=2, reset=reset)
+    # Beats 0-1 dropped by the reset at cycle 2; segment (beats 2, 3) ends at
+    # cycle 4 -> result at 6; segment (beats 4, 5) ends at 6, due at 8, but
+    # the reset at 7 flushes it.
+    assert r.cycle.tolist() == [6]
+    assert r.kept.tolist() == [False, False, True, True, False, False]
