@@ -1,0 +1,358 @@
+"""IEEE-754 binary32 arithmetic in Amaranth: adder, multiplier, converters.
+
+ifmac's own floating-point units, so that the MAC needs no proprietary IP.
+Complete binary32 with round-to-nearest-even: normals, subnormals in and
+out, signed zeros with the standard rules (x + (-x) = +0 and
+(-0) + (-0) = -0 in RNE), infinities, and NaN; every NaN result is the
+canonical quiet NaN 0x7FC00000.
+
+Each unit is a `wiring.Component` with `a`, `b` (or `value`) inputs and a
+`result` output, all binary32 bit patterns. The datapath is written in named
+stages (classify -> special cases -> align/product -> add -> normalize ->
+round) as combinational logic; `pipeline` registers (0 = combinational, the
+default) are placed after it in the sync domain, so that a synthesis tool's
+retiming can move them into the datapath, as Berkeley HardFloat's pipelined
+wrappers do. `latency` is the number of those registers.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Float32Adder", "Float32Multiplier", "FixedToFloat32", "CANONICAL_NAN",
+           "round_and_pack", "leading_zeros", "classify"]
+
+EXP_BITS = 8
+FRAC_BITS = 23
+SIG_BITS = FRAC_BITS + 1        # with the hidden bit
+BIAS = 127
+EXP_MAX = (1 << EXP_BITS) - 1   # all ones: inf / NaN
+CANONICAL_NAN = 0x7FC00000
+
+
+def _check_pipeline(pipeline) -> int:
+    if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
+        raise ValueError(f"pipeline must be a non-negative integer, not {pipeline!r}")
+    return pipeline
+
+
+# --------------------------------------------------------------------------
+# Shared stage builders (plain functions that add logic to a Module)
+# --------------------------------------------------------------------------
+
+class Classified:
+    """Fields and class flags of a binary32 operand."""
+
+    def __init__(self, m: Module, bits, name: str):
+        self.sign = Signal(name=f"{name}_sign")
+        self.exp = Signal(EXP_BITS, name=f"{name}_exp")
+        self.frac = Signal(FRAC_BITS, name=f"{name}_frac")
+        m.d.comb += Cat(self.frac, self.exp, self.sign).eq(bits)
+        self.is_zero = Signal(name=f"{name}_is_zero")
+        self.is_sub = Signal(name=f"{name}_is_sub")
+        self.is_inf = Signal(name=f"{name}_is_inf")
+        self.is_nan = Signal(name=f"{name}_is_nan")
+        exp_zero, exp_max, frac_zero = self.exp == 0, self.exp == EXP_MAX, self.frac == 0
+        m.d.comb += [
+            self.is_zero.eq(exp_zero & frac_zero),
+            self.is_sub.eq(exp_zero & ~frac_zero),
+            self.is_inf.eq(exp_max & frac_zero),
+            self.is_nan.eq(exp_max & ~frac_zero),
+        ]
+        # Significand with the hidden bit (0 for zero and subnormals), and the
+        # effective biased exponent: subnormals weigh as exponent 1.
+        self.sig = Signal(SIG_BITS, name=f"{name}_sig")
+        self.eff_exp = Signal(EXP_BITS, name=f"{name}_eff_exp")
+        m.d.comb += [
+            self.sig.eq(Cat(self.frac, ~exp_zero)),
+            self.eff_exp.eq(Mux(exp_zero, 1, self.exp)),
+        ]
+
+
+def classify(m: Module, bits, name: str) -> Classified:
+    return Classified(m, bits, name)
+
+
+def leading_zeros(m: Module, value, name: str) -> Signal:
+    """Count of leading zeros of `value` (its width when value is 0)."""
+    width = len(value)
+    count = Signal(range(width + 1), name=name)
+    # Priority encoder as a mux chain from the LSB up, so the highest set bit
+    # wins; synthesis flattens it into a tree.
+    lz = Const(width, range(width + 1))
+    for i in range(width):
+        lz = Mux(value[i], width - 1 - i, lz)
+    m.d.comb += count.eq(lz)
+    return count
+
+
+def round_and_pack(m: Module, sign, exp, sig, name: str) -> Signal:
+    """Round-to-nearest-even a normalized significand and pack binary32.
+
+    `sig` (W >= 26 bits) has its leading one at bit W-1, or is 0; the value is
+    sig / 2^(W-1) * 2^(exp - 127), `exp` a signed biased exponent. Results
+    below the normal range are shifted right into a subnormal (sticky kept);
+    results at or above exponent 255 after rounding become infinity. Returns
+    the 32-bit pattern (the caller handles special operands)."""
+    W = len(sig)
+    assert W >= SIG_BITS + 2
+    # --- subnormal: shift right by 1 - exp (clamped to W + 1), keep sticky --
+    shift = Signal(range(W + 2), name=f"{name}_sub_shift")
+    with m.If(exp >= 1):
+        m.d.comb += shift.eq(0)
+    with m.Elif(exp < 1 - (W + 1)):
+        m.d.comb += shift.eq(W + 1)
+    with m.Else():
+        m.d.comb += shift.eq(1 - exp)
+    shifted = Signal(W, name=f"{name}_shifted")
+    lost = Signal(name=f"{name}_lost")
+    m.d.comb += [
+        shifted.eq(sig >> shift),
+        lost.eq(((sig >> shift) << shift)[:W] != sig),
+    ]
+    # --- round: keep 24 bits, guard below, sticky below that ---------------
+    kept = shifted[W - SIG_BITS:]
+    guard = shifted[W - SIG_BITS - 1]
+    sticky = (shifted[:W - SIG_BITS - 1] != 0) | lost
+    round_up = Signal(name=f"{name}_round_up")
+    m.d.comb += round_up.eq(guard & (sticky | kept[0]))
+    # Packing trick: (exp - 1) << 23 plus the significand with its hidden bit
+    # gives the exponent field; a rounding carry out of the significand moves
+    # into the exponent, which is exactly renormalization (and rounding the
+    # largest finite value up gives the infinity pattern). Subnormals use
+    # exponent field 0 and their hidden bit is 0; a carry into bit 23 makes
+    # them the smallest normal.
+    base = Signal(signed(12), name=f"{name}_base")
+    m.d.comb += base.eq(Mux(exp >= 1, exp - 1, 0))
+    packed = Signal(33, name=f"{name}_packed")
+    m.d.comb += packed.eq((base << FRAC_BITS) + kept + round_up)
+    result = Signal(32, name=f"{name}_result")
+    overflow = (exp >= EXP_MAX) | (packed[FRAC_BITS:] >= EXP_MAX)
+    with m.If(sig == 0):
+        m.d.comb += result.eq(Cat(Const(0, 31), sign))
+    with m.Elif(overflow):
+        m.d.comb += result.eq(Cat(Const(0, FRAC_BITS), Const(EXP_MAX, EXP_BITS), sign))
+    with m.Else():
+        m.d.comb += result.eq(Cat(packed[:31], sign))
+    return result
+
+
+class _Pipelined(wiring.Component):
+    """Common tail: `pipeline` output registers after a combinational result."""
+
+    def __init__(self, signature, pipeline: int):
+        self._pipeline = _check_pipeline(pipeline)
+        super().__init__(signature)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from inputs to `result` (0: combinational)."""
+        return self._pipeline
+
+    def _output(self, m: Module, value) -> None:
+        for i in range(self._pipeline):
+            reg = Signal(32, name=f"pipe{i}")
+            m.d.sync += reg.eq(value)
+            value = reg
+        m.d.comb += self.result.eq(value)
+
+
+# --------------------------------------------------------------------------
+# Adder
+# --------------------------------------------------------------------------
+
+class Float32Adder(_Pipelined):
+    """binary32 a + b, round-to-nearest-even."""
+
+    #: Alignment width: 24-bit significand, then guard, round and sticky bits.
+    ALIGN_BITS = SIG_BITS + 3
+
+    def __init__(self, pipeline: int = 0):
+        super().__init__({"a": In(32), "b": In(32), "result": Out(32)}, pipeline)
+
+    def elaborate(self, platform):
+        m = Module()
+        # ---------------- classify ----------------
+        x = classify(m, self.a, "a")
+        y = classify(m, self.b, "b")
+
+        # ---------------- special cases ----------------
+        special = Signal()
+        special_value = Signal(32)
+        with m.If(x.is_nan | y.is_nan | (x.is_inf & y.is_inf & (x.sign != y.sign))):
+            m.d.comb += [special.eq(1), special_value.eq(CANONICAL_NAN)]
+        with m.Elif(x.is_inf):
+            m.d.comb += [special.eq(1), special_value.eq(self.a)]
+        with m.Elif(y.is_inf):
+            m.d.comb += [special.eq(1), special_value.eq(self.b)]
+
+        # ---------------- align ----------------
+        # Order the operands so that |big| >= |small| (compare exponent and
+        # fraction as one unsigned number); the difference is then >= 0.
+        swap = Signal()
+        m.d.comb += swap.eq(self.b[:31] > self.a[:31])
+        big_sign = Mux(swap, y.sign, x.sign)
+        big_exp = Signal(EXP_BITS)
+        small_exp = Signal(EXP_BITS)
+        big_sig = Signal(SIG_BITS)
+        small_sig = Signal(SIG_BITS)
+        m.d.comb += [
+            big_exp.eq(Mux(swap, y.eff_exp, x.eff_exp)),
+            small_exp.eq(Mux(swap, x.eff_exp, y.eff_exp)),
+            big_sig.eq(Mux(swap, y.sig, x.sig)),
+            small_sig.eq(Mux(swap, x.sig, y.sig)),
+        ]
+        A = self.ALIGN_BITS
+        diff = Signal(EXP_BITS)
+        m.d.comb += diff.eq(big_exp - small_exp)
+        # Shift the smaller significand right by diff (at most A, beyond which
+        # only its sticky bit survives), OR-ing everything shifted out into
+        # the lowest bit.
+        dshift = Signal(range(A + 1))
+        m.d.comb += dshift.eq(Mux(diff > A, A, diff))
+        small_ext = Signal(A)
+        m.d.comb += small_ext.eq(small_sig << 3)
+        aligned = Signal(A)
+        m.d.comb += aligned.eq((small_ext >> dshift) |
+                               (((small_ext >> dshift) << dshift)[:A] != small_ext))
+        big_ext = Signal(A)
+        m.d.comb += big_ext.eq(big_sig << 3)
+
+        # ---------------- add ----------------
+        # One more bit for the carry of an effective addition. An effective
+        # subtraction cannot go negative because |big| >= |small|.
+        subtract = Signal()
+        m.d.comb += subtract.eq(x.sign != y.sign)
+        total = Signal(A + 1)
+        with m.If(subtract):
+            m.d.comb += total.eq(big_ext - aligned)
+        with m.Else():
+            m.d.comb += total.eq(big_ext + aligned)
+
+        # ---------------- normalize ----------------
+        # total / 2^(A-1) * 2^(big_exp - 127): bring the leading one to bit A.
+        # A left shift by more than one only happens after cancellation with
+        # diff <= 1, where no sticky bit was made, so it is exact.
+        lz = leading_zeros(m, total, "lz")
+        norm = Signal(A + 1)
+        m.d.comb += norm.eq((total << lz)[:A + 1])
+        exp = Signal(signed(EXP_BITS + 3))
+        m.d.comb += exp.eq(big_exp + 1 - lz)
+
+        # Exact cancellation is +0 in round-to-nearest; (-0) + (-0) = -0 keeps
+        # the sign, which the operands share (no subtraction) in that case.
+        sign = Signal()
+        m.d.comb += sign.eq(Mux(total == 0, x.sign & y.sign, big_sign))
+
+        # ---------------- round ----------------
+        rounded = round_and_pack(m, sign, exp, norm, "add")
+        self._output(m, Mux(special, special_value, rounded))
+        return m
+
+
+# --------------------------------------------------------------------------
+# Multiplier
+# --------------------------------------------------------------------------
+
+class Float32Multiplier(_Pipelined):
+    """binary32 a * b, round-to-nearest-even."""
+
+    def __init__(self, pipeline: int = 0):
+        super().__init__({"a": In(32), "b": In(32), "result": Out(32)}, pipeline)
+
+    def elaborate(self, platform):
+        m = Module()
+        # ---------------- classify ----------------
+        x = classify(m, self.a, "a")
+        y = classify(m, self.b, "b")
+        sign = Signal()
+        m.d.comb += sign.eq(x.sign ^ y.sign)
+
+        # ---------------- special cases ----------------
+        special = Signal()
+        special_value = Signal(32)
+        with m.If(x.is_nan | y.is_nan | (x.is_inf & y.is_zero) | (x.is_zero & y.is_inf)):
+            m.d.comb += [special.eq(1), special_value.eq(CANONICAL_NAN)]
+        with m.Elif(x.is_inf | y.is_inf):
+            m.d.comb += [special.eq(1), special_value.eq(Cat(Const(0, 23), Const(EXP_MAX, 8), sign))]
+        with m.Elif(x.is_zero | y.is_zero):
+            m.d.comb += [special.eq(1), special_value.eq(Cat(Const(0, 31), sign))]
+
+        # ---------------- product ----------------
+        # Normalize subnormal operands first so the product's leading one is
+        # at bit 47 or 46 of the 48-bit product.
+        ops = []
+        for op, name in ((x, "a"), (y, "b")):
+            lz = leading_zeros(m, op.sig, f"{name}_lz")
+            sig = Signal(SIG_BITS, name=f"{name}_nsig")
+            exp = Signal(signed(EXP_BITS + 2), name=f"{name}_nexp")
+            m.d.comb += [sig.eq((op.sig << lz)[:SIG_BITS]), exp.eq(op.eff_exp - lz)]
+            ops.append((sig, exp))
+        (sa, ea), (sb, eb) = ops
+        product = Signal(2 * SIG_BITS)
+        m.d.comb += product.eq(sa * sb)
+
+        # ---------------- normalize ----------------
+        # value = product / 2^46 * 2^(ea + eb - 254); with the leading one at
+        # bit 47 that is product / 2^47 * 2^((ea + eb - 126) - 127).
+        top = product[-1]
+        norm = Signal(2 * SIG_BITS)
+        exp = Signal(signed(EXP_BITS + 4))
+        m.d.comb += [
+            norm.eq(Mux(top, product, product << 1)),
+            exp.eq(ea + eb - BIAS + top),
+        ]
+
+        # ---------------- round ----------------
+        rounded = round_and_pack(m, sign, exp, norm, "mul")
+        self._output(m, Mux(special, special_value, rounded))
+        return m
+
+
+# --------------------------------------------------------------------------
+# Fixed point -> binary32
+# --------------------------------------------------------------------------
+
+class FixedToFloat32(_Pipelined):
+    """A signed two's complement fixed-point `value` (width bits, frac_bits
+    of them fractional) to binary32, round-to-nearest-even. Exact whenever
+    the magnitude has at most 24 significant bits, as in every MAC use."""
+
+    def __init__(self, width: int, frac_bits: int = 0, pipeline: int = 0):
+        if not isinstance(width, int) or not 2 <= width <= 64:
+            raise ValueError(f"width must be an integer from 2 to 64, not {width!r}")
+        if not isinstance(frac_bits, int) or not -100 <= frac_bits <= 100:
+            raise ValueError(f"frac_bits must be an integer from -100 to 100, not {frac_bits!r}")
+        self._width, self._frac_bits = width, frac_bits
+        super().__init__({"value": In(signed(width)), "result": Out(32)}, pipeline)
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def frac_bits(self) -> int:
+        return self._frac_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        W = self._width
+        # ---------------- classify ----------------
+        sign = Signal()
+        mag = Signal(W)
+        m.d.comb += [sign.eq(self.value[-1]), mag.eq(Mux(sign, -self.value, self.value))]
+        # ---------------- normalize ----------------
+        # At least 26 bits so round_and_pack has its guard bit; the magnitude
+        # of the most negative value needs all W bits.
+        N = max(W, SIG_BITS + 2)
+        lz = leading_zeros(m, mag, "lz")
+        norm = Signal(N)
+        m.d.comb += norm.eq((mag << lz)[:W] << (N - W))
+        exp = Signal(signed(10))
+        # mag = norm / 2^(N-1) * 2^(W - 1 - lz); times 2^-frac_bits.
+        m.d.comb += exp.eq(BIAS + W - 1 - self._frac_bits - lz)
+        # ---------------- round ----------------
+        self._output(m, round_and_pack(m, sign & (mag != 0), exp, norm, "fix"))
+        return m
