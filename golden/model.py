@@ -237,8 +237,10 @@ def cycle_model(valid, last, latency: int, reset=None) -> CycleResult:
         seg_beats.append(int(beat_index[t]))
         if last[t]:
             done = t + latency
-            # A reset in (t, done] flushes the pipeline before the result.
-            lost = bool(((resets > t) & (resets <= done)).any())
+            # A reset in a cycle after t but before `done` clears the pipeline
+            # register holding the segment; one in cycle `done` comes after
+            # the result was visible.
+            lost = bool(((resets > t) & (resets < done)).any())
             if not lost:
                 kept[seg_beats] = True
                 lasts.append(int(beat_index[t]))

