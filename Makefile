@@ -25,6 +25,15 @@ test: $(STAMP)
 regress: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) -m slow
 
+# The MAC regression: every format x arch at B=16, if4/nvfp4 at 8 and 32.
+# SIM=icarus uses Icarus Verilog when iverilog is on PATH.
+sim: $(STAMP)
+	$(PY) -m ifmac sim --jobs $(JOBS)
+
+# Verilog of every default configuration into build/verilog/.
+verilog: $(STAMP)
+	$(PY) -m ifmac.hdl.generate build/verilog
+
 bench: $(STAMP)
 	$(PY) -m ifmac.bench
 

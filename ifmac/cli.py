@@ -108,6 +108,52 @@ def cmd_vectors(args) -> int:
 
 
 # --------------------------------------------------------------------------
+# verilog / run / sim
+# --------------------------------------------------------------------------
+
+def cmd_verilog(args) -> int:
+    from ifmac.hdl.mac import MAC
+    from ifmac.hdl.verilog import convert
+    dut = MAC(args.format, args.arch, args.block_size, args.pipeline)
+    text = convert(dut, dut.name, dut.header())
+    out = args.output or f"{dut.name}.v"
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out, "w") as fh:
+        fh.write(text)
+    print(f"{dut.name}: latency {dut.latency} cycles -> {out}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from ifmac.golden import vectors
+    from ifmac.hdl.mac import MAC
+    from ifmac.sim.mac_run import check, schedule
+    beats = vectors.load_npz(args.vectors, args.format, args.block_size)
+    dut = MAC(args.format, args.arch, args.block_size)
+    r = check(dut, beats, schedule(len(beats), dut.latency), name="cli-run",
+              simulator=args.simulator)
+    np.savez(args.output, result=r.result, cycle=r.cycle, status=r.status)
+    verdict = "match the golden model" if r.mismatches == 0 else \
+        f"DO NOT match the golden model: {r.mismatches} mismatches; first: {r.first_error}"
+    print(f"{dut.name}: {r.beats} beats, {len(r.result)} results ({r.beats_per_second:.0f} beats/s) "
+          f"{verdict} -> {args.output}")
+    if r.waveform:
+        print(f"waveform: {r.waveform}")
+    return 0 if r.mismatches == 0 else 1
+
+
+def cmd_sim(args) -> int:
+    from ifmac.sim import regress
+    configs = regress.DEFAULT_CONFIGS
+    if args.format or args.arch or args.block_size:
+        configs = [(args.format or f, args.arch or a, args.block_size or b)
+                   for f, a, b in configs]
+        configs = list(dict.fromkeys(configs))
+    return regress.regress(configs, args.jobs, args.random_beats, args.seed, args.simulator,
+                           os.path.join("build", "sim", "summary.json"))
+
+
+# --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
 
@@ -133,13 +179,32 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--hex", metavar="DIR", help="also write $readmemh files into DIR")
     v.set_defaults(func=cmd_vectors)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    g = sub.add_parser("verilog", help="write the Verilog of one MAC configuration")
+    _add_format(g, arch=True)
+    g.add_argument("--pipeline", "-p", type=_nonneg_int, default=0, metavar="P",
+                   help="extra pipeline register stages (default 0)")
+    g.add_argument("-o", "--output", metavar="FILE.v", help="default: <module name>.v")
+    g.set_defaults(func=cmd_verilog)
+
+    r = sub.add_parser("run", help="run a user's beats (.npz) through the RTL")
+    _add_format(r, arch=True)
+    r.add_argument("--vectors", required=True, metavar="IN.npz",
+                   help="keys a, a_scale, w, w_scale, last (as `ifmac vectors` writes)")
+    r.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    r.add_argument("--simulator", choices=("verilator", "icarus"), default=None)
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sim", help="the MAC regression (what `make sim` runs)")
+    s.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
+    from ifmac.golden.model import ARCHS
+    s.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
+    s.add_argument("--block-size", "-b", type=_block_size, metavar="B")
+    s.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
+    s.add_argument("--random-beats", type=_positive_int, default=20000, metavar="N")
+    s.add_argument("--seed", type=_nonneg_int, default=1)
+    s.add_argument("--simulator", choices=("verilator", "icarus"), default=None)
+    s.set_defaults(func=cmd_sim)
     return p
-
-
-#: Subcommands contributed by other subpackages (hdl, sim, synth).
-_EXTRA_COMMANDS: list = []
 
 
 def _version() -> str:

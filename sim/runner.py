@@ -124,7 +124,14 @@ def run(b: Build, test_module: str, env: dict, name: str, waves: bool = False) -
         kwargs["waves"] = True
         if b.simulator == "icarus":
             kwargs["plusargs"] = [f"+dumpfile_path={test_dir / (b.top + '.fst')}"]
-    runner.test(**kwargs)
+    try:
+        runner.test(**kwargs)
+    except SystemExit:
+        # Under pytest the cocotb runner exits on a failing test; the caller
+        # reports the failure itself, with details and a waveform.
+        pass
+    if not results.exists():
+        return (1, 1)
     return get_results(results)
 
 

@@ -1,0 +1,116 @@
+"""Stimulus suites for the MAC regressions (SPEC §6).
+
+Each suite is a `Beats` stream that ends on a segment boundary, so suites
+concatenate into one simulation per configuration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ifmac.golden.formats import Format, get_format
+from ifmac.golden.vectors import Beats, quantized_beats, random_beats
+
+ONE = 0x38          # E4M3 payload of 1.0
+
+
+def _one_beat_segments(a, a_scale, w, w_scale) -> Beats:
+    return Beats(np.asarray(a, np.uint8), np.asarray(a_scale, np.uint8), np.asarray(w, np.uint8),
+                 np.asarray(w_scale, np.uint8), np.ones(len(a_scale), bool))
+
+
+def code_pairs(fmt, block_size: int) -> Beats:
+    """Every element-code pair under every INT/FP flag pair: one pair per beat
+    in lane (k mod B), zero codes elsewhere, scales 1.0, one-beat segments."""
+    f: Format = get_format(fmt)
+    n = 1 << f.bits
+    ca, cw = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    ca, cw = ca.ravel(), cw.ravel()
+    flags = [(0, 0), (0, 1), (1, 0), (1, 1)] if f.adaptive else [(0, 0)]
+    beats = []
+    for fa, fw in flags:
+        k = len(ca)
+        a = np.zeros((k, block_size), np.uint8)
+        w = np.zeros((k, block_size), np.uint8)
+        lane = np.arange(k) % block_size
+        a[np.arange(k), lane] = ca
+        w[np.arange(k), lane] = cw
+        beats.append(_one_beat_segments(a, np.full(k, ONE | fa << 7), w, np.full(k, ONE | fw << 7)))
+    out = beats[0]
+    for b in beats[1:]:
+        out = out.concat(b)
+    return out
+
+
+def scale_pairs(fmt, block_size: int) -> Beats:
+    """All 65,536 scale-byte pairs (flags included), one-beat segments, with
+    fixed non-zero codes of both signs in every lane."""
+    f = get_format(fmt)
+    sa, sw = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    sa, sw = sa.ravel(), sw.ravel()
+    if not f.adaptive:          # the INT flag is only legal on IF formats
+        sa, sw = sa & 0x7F, sw & 0x7F
+        keep = np.unique(sa * 256 + sw, return_index=True)[1]
+        sa, sw = sa[keep], sw[keep]
+    k = len(sa)
+    rng = np.random.default_rng(65536)
+    a = rng.integers(1, 1 << f.bits, (k, block_size)).astype(np.uint8)
+    w = rng.integers(1, 1 << f.bits, (k, block_size)).astype(np.uint8)
+    return _one_beat_segments(a, sa, w, sw)
+
+
+def quantized(fmt, block_size: int, rows: int = 64, k_blocks: int = 8, seed: int = 0) -> Beats:
+    """Dot products of real-looking tensors through the codec: normal,
+    Laplace, Student-t and outlier-heavy rows."""
+    rng = np.random.default_rng(seed)
+    K = block_size * k_blocks
+    out = None
+    for dist in ("normal", "laplace", "student_t", "outliers"):
+        if dist == "normal":
+            x, y = rng.standard_normal((2, rows, K))
+        elif dist == "laplace":
+            x, y = rng.laplace(size=(2, rows, K))
+        elif dist == "student_t":
+            x, y = rng.standard_t(3, size=(2, rows, K))
+        else:
+            x, y = rng.standard_normal((2, rows, K))
+            x[rng.random(x.shape) < 0.01] *= 50
+        b = quantized_beats(fmt, block_size, x.astype(np.float32), y.astype(np.float32))
+        out = b if out is None else out.concat(b)
+    return out
+
+
+def corners(fmt, block_size: int, seed: int = 0) -> Beats:
+    """Directed corners: zero, subnormal, 0x7E and 0x7F scales; -0 and
+    extreme codes in every lane; one-beat and 1000-beat segments, back to back."""
+    f = get_format(fmt)
+    B = block_size
+    rng = np.random.default_rng(seed)
+    sign = 1 << (f.bits - 1)
+    codes = [0, sign, sign - 1, (1 << f.bits) - 1, sign | 1]   # +0, -0 (or -8), max, -max, ...
+    flag = 0x80 if f.adaptive else 0
+    scales = [0x00, 0x01, 0x07, 0x08, 0x7E, 0x7F, ONE, 0x00 | flag, 0x01 | flag, 0x7E | flag,
+              0x7F | flag]
+    rows = [(ca, sa, cw, sw) for ca in codes for cw in codes for sa in scales for sw in scales[::2]]
+    a = np.array([[r[0]] * B for r in rows], np.uint8)
+    w = np.array([[r[2]] * B for r in rows], np.uint8)
+    out = _one_beat_segments(a, [r[1] for r in rows], w, [r[3] for r in rows])
+    # Two 1000-beat segments (random beats), then 100 one-beat segments.
+    long = random_beats(f, B, 2000, seed=seed + 1)
+    long.last[:] = False
+    long.last[[999, 1999]] = True
+    out = out.concat(long)
+    short = random_beats(f, B, 100, seed=seed + 2)
+    short.last[:] = True
+    return out.concat(short)
+
+
+def random_stream(fmt, block_size: int, beats: int, seed: int) -> Beats:
+    return random_beats(fmt, block_size, beats, seed)
+
+
+def concat(*streams: Beats) -> Beats:
+    out = streams[0]
+    for s in streams[1:]:
+        out = out.concat(s)
+    return out

@@ -1,0 +1,136 @@
+"""The MAC RTL: parameters, Verilog, and the fast cocotb subset of `make sim`.
+
+`make sim` runs the full default regression; here every format runs at least
+once, if4 and nvfp4 in both architectures, each with directed corners, the
+exhaustive element-code-pair sweep, quantized tensors, random beats with
+valid gaps and a reset mid-segment; if4 also gets the 65,536 scale pairs.
+"""
+
+import gc
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+
+from ifmac.golden.vectors import random_beats
+from ifmac.hdl.mac import MAC, module_name
+from ifmac.hdl.verilog import convert, lint
+from ifmac.sim import suites
+from ifmac.sim.mac_run import check, schedule
+from ifmac.sim.regress import run_config
+
+# Lane designs at B=8 keep the Verilator builds of `make test` short; `make
+# sim` covers every format x arch at B=16 and if4/nvfp4 at 8 and 32.
+FAST_CONFIGS = [
+    ("if4", "lane", 8), ("if4", "fused", 16), ("nvfp4", "lane", 8), ("nvfp4", "fused", 16),
+    ("if3", "fused", 8), ("if6_e2m3", "lane", 8), ("if6_e3m2", "fused", 16),
+    ("nvfp3", "lane", 8), ("nvfp6_e2m3", "fused", 8), ("nvfp6_e3m2", "lane", 8),
+]
+
+
+def _quiet(fn):
+    """Build-and-drop components warn about never being elaborated when collected."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn()
+        gc.collect()
+    return out
+
+
+def test_parameters_and_names():
+    """Module names carry the parameters; latency is 2 + pipeline."""
+    dut = MAC("if4", "fused", 16)
+    assert dut.name == "ifmac_if4_fused_b16" and dut.latency == 2
+    assert module_name("if6_e3m2", "lane", 32, 2) == "ifmac_if6_e3m2_lane_b32_p2"
+    assert MAC("if6_e3m2", "fused", 32).dot_width == 24   # 448*448*32 < 2^23
+    _quiet(lambda: None)
+    convert(dut, dut.name)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(fmt="if5"), "unknown format 'if5'"),
+    (dict(fmt="if4", arch="tree"), "unknown arch 'tree'; expected one of lane, fused"),
+    (dict(fmt="if4", block_size=12), "block_size must be one of 8, 16, 32, not 12"),
+    (dict(fmt="if4", pipeline=-1), "pipeline must be a non-negative integer, not -1"),
+])
+def test_bad_parameters(kwargs, message):
+    """Bad parameters are ValueErrors naming the value, before elaboration."""
+    with pytest.raises(ValueError, match=message):
+        _quiet(lambda: MAC(**kwargs))
+
+
+@pytest.mark.parametrize("fmt,arch,B", FAST_CONFIGS + [("if4", "fused", 32), ("if4", "lane", 16)])
+def test_verilog_lint_and_header(fmt, arch, B):
+    """verilator --lint-only -Wall accepts the Verilog; the header states the latency."""
+    dut = MAC(fmt, arch, B)
+    text = convert(dut, dut.name, dut.header())
+    assert f"LATENCY = {dut.latency} cycles" in text and f"module {dut.name}(" in text
+    ok, out = lint(text, dut.name)
+    assert ok, out
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+def test_iverilog_compiles(tmp_path):
+    dut = MAC("if4", "lane", 8)
+    (tmp_path / "m.v").write_text(convert(dut, dut.name))
+    p = subprocess.run(["iverilog", "-o", str(tmp_path / "m.vvp"), str(tmp_path / "m.v")],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("fmt,arch,B", FAST_CONFIGS)
+def test_regression_subset(fmt, arch, B):
+    """Corners, code-pair sweep, quantized tensors, random beats with gaps and a
+    reset: zero mismatches in value, status and cycle."""
+    r = run_config(fmt, arch, B, random_beats=4000, seed=2, sweeps=False)
+    beats_sweep = suites.code_pairs(fmt, B)
+    r2 = check(MAC(fmt, arch, B), beats_sweep, name="code-pairs")
+    print(f"{r.config}: {r.beats + r2.beats} beats, {r.segments + r2.segments} segments, "
+          f"{r.mismatches + r2.mismatches} mismatches, {r.beats_per_second:.0f} beats/s")
+    assert r.mismatches == 0, f"{r.first_error}; waveform {r.waveform}"
+    assert r2.mismatches == 0, f"{r2.first_error}; waveform {r2.waveform}"
+
+
+@pytest.mark.parametrize("arch,B", [("fused", 16), ("lane", 8)])
+def test_scale_pairs_if4(arch, B):
+    """All 65,536 scale-byte pairs through the scale path, bit-exact."""
+    r = check(MAC("if4", arch, B), suites.scale_pairs("if4", B), name="scale-pairs")
+    assert r.segments == 65536 and r.mismatches == 0, r.first_error
+
+
+def test_pipelined_latency_and_gaps():
+    """pipeline=1: latency 3, results at the cycles the cycle model predicts."""
+    dut = MAC("if4", "fused", 8, pipeline=1)
+    b = random_beats("if4", 8, 3000, seed=4)
+    r = check(dut, b, schedule(len(b), dut.latency, gap=0.3, resets=[700], seed=4), name="p1")
+    assert dut.latency == 3 and r.mismatches == 0, r.first_error
+
+
+def test_fp_only_flag_sets_status_and_completes():
+    """An INT flag on an FP-only format sets status bit 0; the segment completes."""
+    z = np.full((3, 8), 0x2, np.uint8)
+    from ifmac.golden.vectors import Beats
+    b = Beats(z, np.array([0x38, 0xB8, 0x38], np.uint8), z, np.array([0x38] * 3, np.uint8),
+              np.array([True, True, True]))
+    r = check(MAC("nvfp4", "lane", 8), b, name="flag")
+    assert r.mismatches == 0 and r.status.tolist() == [0, 1, 0]
+
+
+def test_mismatch_is_reported_with_waveform(monkeypatch):
+    """A wrong expectation is caught: the first mismatching segment is named
+    and a waveform is written under build/."""
+    import ifmac.sim.mac_run as mr
+    real = mr.mac
+
+    def wrong(*args, **kwargs):
+        res, st = real(*args, **kwargs)
+        res = res.copy()
+        res[3] ^= 1
+        return res, st
+    monkeypatch.setattr(mr, "mac", wrong)
+    b = random_beats("if4", 16, 200, seed=5)
+    r = check(MAC("if4", "fused", 16), b, name="inject")
+    assert r.mismatches >= 1 and "segment #3" in (r.first_error or "")
+    assert r.waveform is not None and r.waveform.exists()
