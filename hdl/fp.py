@@ -32,7 +32,7 @@ EXP_MAX = (1 << EXP_BITS) - 1   # all ones: inf / NaN
 CANONICAL_NAN = 0x7FC00000
 
 
-def _check_pipeline(pipeline) -> int:
+def check_pipeline(pipeline) -> int:
     if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
         raise ValueError(f"pipeline must be a non-negative integer, not {pipeline!r}")
     return pipeline
@@ -143,7 +143,7 @@ class _Pipelined(wiring.Component):
     """Common tail: `pipeline` output registers after a combinational result."""
 
     def __init__(self, signature, pipeline: int):
-        self._pipeline = _check_pipeline(pipeline)
+        self._pipeline = check_pipeline(pipeline)
         super().__init__(signature)
 
     @property
@@ -159,18 +159,22 @@ class _Pipelined(wiring.Component):
         m.d.comb += self.result.eq(value)
 
 
+class _BinaryOp(_Pipelined):
+    """Two binary32 operands `a`, `b` and a binary32 `result`."""
+
+    def __init__(self, pipeline: int = 0):
+        super().__init__({"a": In(32), "b": In(32), "result": Out(32)}, pipeline)
+
+
 # --------------------------------------------------------------------------
 # Adder
 # --------------------------------------------------------------------------
 
-class Float32Adder(_Pipelined):
+class Float32Adder(_BinaryOp):
     """binary32 a + b, round-to-nearest-even."""
 
     #: Alignment width: 24-bit significand, then guard, round and sticky bits.
     ALIGN_BITS = SIG_BITS + 3
-
-    def __init__(self, pipeline: int = 0):
-        super().__init__({"a": In(32), "b": In(32), "result": Out(32)}, pipeline)
 
     def elaborate(self, platform):
         m = Module()
@@ -256,11 +260,8 @@ class Float32Adder(_Pipelined):
 # Multiplier
 # --------------------------------------------------------------------------
 
-class Float32Multiplier(_Pipelined):
+class Float32Multiplier(_BinaryOp):
     """binary32 a * b, round-to-nearest-even."""
-
-    def __init__(self, pipeline: int = 0):
-        super().__init__({"a": In(32), "b": In(32), "result": Out(32)}, pipeline)
 
     def elaborate(self, platform):
         m = Module()

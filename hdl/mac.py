@@ -38,7 +38,7 @@ from ifmac.golden.formats import (SCALE_MAX, SCALE_NAN_PAYLOAD, Format, check_bl
                                   f32_bits, get_format)
 from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
 
-from .fp import FixedToFloat32, Float32Adder, Float32Multiplier
+from .fp import FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline
 
 __all__ = ["MAC", "module_name"]
 
@@ -68,9 +68,7 @@ class MAC(wiring.Component):
         self._fmt = get_format(fmt)
         self._arch = check_arch(arch)
         self._block_size = check_block_size(block_size)
-        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
-            raise ValueError(f"pipeline must be a non-negative integer, not {pipeline!r}")
-        self._pipeline = pipeline
+        self._pipeline = check_pipeline(pipeline)
         codes = data.ArrayLayout(self._fmt.bits, self._block_size)
         super().__init__({
             "valid": In(1),
