@@ -16,6 +16,7 @@ every place where ifmac deliberately differs from the reference:
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import numpy as np
 from .formats import (SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format)
 
 __all__ = ["RULES", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
-           "check_codes", "check_scales", "decode_scale_payload"]
+           "check_codes", "check_scales", "decode_scale_payload", "pairwise_sum"]
 
 #: Block error measures for the INT/FP choice (SPEC §3 step 6).
 RULES = ("mse", "mae", "abs_max")
@@ -57,6 +58,11 @@ class QuantizedTensor:
 # Input checks
 # --------------------------------------------------------------------------
 
+def _first(mask: np.ndarray) -> tuple[int, ...]:
+    """Index of the first True element of `mask`."""
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
 def _check_rule(rule) -> str:
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
@@ -76,7 +82,7 @@ def _check_tensor(x, block_size: int) -> np.ndarray:
         x32 = np.ascontiguousarray(x, dtype=np.float32)
     bad = ~np.isfinite(x32)
     if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = _first(bad)
         if np.isfinite(x[where]):
             raise ValueError(f"input value {float(x[where])!r} at index {where} overflows float32")
         what = "NaN" if np.isnan(x[where]) else "Inf"
@@ -91,7 +97,7 @@ def check_codes(codes, fmt: Format, name: str = "codes") -> np.ndarray:
         raise ValueError(f"{name} must be an integer array, not dtype {codes.dtype}")
     wide = (codes < 0) | (codes >= (1 << fmt.bits))
     if wide.any():
-        where = tuple(int(i) for i in np.argwhere(wide)[0])
+        where = _first(wide)
         raise ValueError(f"{name}{list(where)} = {int(codes[where]):#x} is outside format "
                          f"{fmt.name} ({fmt.bits}-bit codes, 0..{(1 << fmt.bits) - 1:#x})")
     return codes.astype(np.uint8)
@@ -104,13 +110,13 @@ def check_scales(scales, fmt: Format, name: str = "scales") -> np.ndarray:
         raise ValueError(f"{name} must be an integer array, not dtype {scales.dtype}")
     wide = (scales < 0) | (scales > 0xFF)
     if wide.any():
-        where = tuple(int(i) for i in np.argwhere(wide)[0])
+        where = _first(wide)
         raise ValueError(f"{name}{list(where)} = {int(scales[where])} is not a byte")
     scales = scales.astype(np.uint8)
     if not fmt.adaptive:
         flagged = (scales & SCALE_INT_FLAG) != 0
         if flagged.any():
-            where = tuple(int(i) for i in np.argwhere(flagged)[0])
+            where = _first(flagged)
             raise ValueError(f"{name}{list(where)} = {int(scales[where]):#04x} has bit 7 (INT "
                              f"flag) set, but format {fmt.name} has FP elements only")
     return scales
@@ -142,6 +148,14 @@ def _encode_scales(block_amax: np.ndarray, qmax32: np.float32, enc: np.float32) 
 # Element candidates
 # --------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
+def _midpoints(fmt: Format) -> np.ndarray:
+    """Midpoints between adjacent FP magnitudes; the index of the magnitude
+    equals its code because the magnitude codes are in increasing order."""
+    mags = np.array(sorted({abs(v) for v in fmt.fp_values}), dtype=np.float32)
+    return (mags[:-1] + mags[1:]) / 2
+
+
 def _fp_codes(fmt: Format, y: np.ndarray) -> np.ndarray:
     """Step 5, FP side: nearest FP element; the code keeps y's sign, so a
     negative value that rounds to zero becomes -0."""
@@ -152,13 +166,10 @@ def _fp_codes(fmt: Format, y: np.ndarray) -> np.ndarray:
     if fp.ml_dtype is not None:
         mag = a.astype(fp.ml_dtype).view(np.uint8)
     else:
-        # No ml_dtypes type: compare against the midpoints between adjacent
-        # magnitudes; with ties "down" a midpoint goes to the smaller one.
-        mags = np.array(sorted({abs(v) for v in fmt.fp_values}), dtype=np.float32)
-        mids = (mags[:-1] + mags[1:]) / 2
-        assert fp.ties == "down" and fp.man_bits == 0, "only E2M0 takes this path"
+        # No ml_dtypes type (E2M0): compare against the midpoints between
+        # adjacent magnitudes; with ties "down" a midpoint goes to the smaller.
         side = "left" if fp.ties == "down" else "right"
-        mag = np.searchsorted(mids, a, side=side).astype(np.uint8)
+        mag = np.searchsorted(_midpoints(fmt), a, side=side).astype(np.uint8)
     sign = (y < 0).view(np.uint8) << np.uint8(fmt.bits - 1)
     return mag | sign
 
@@ -181,8 +192,10 @@ def _int_codes(fmt: Format, q: np.ndarray) -> np.ndarray:
     return np.abs(qi).view(np.uint8) | sign
 
 
-def _pairwise_sum(e: np.ndarray) -> np.ndarray:
-    """Sum over the last axis as a pairwise float32 tree: (0+1), (2+3), ..."""
+def pairwise_sum(e: np.ndarray) -> np.ndarray:
+    """Sum over the last axis (a power of two long) as a pairwise float32
+    tree: (0+1), (2+3), ..., then the next level. The codec's block error and
+    the lane MAC's final reduction both use this order."""
     while e.shape[-1] > 1:
         e = e[..., 0::2] + e[..., 1::2]
     return e[..., 0]
@@ -192,10 +205,10 @@ def _block_error(deq: np.ndarray, xb: np.ndarray, rule: str) -> np.ndarray:
     """Step 6: per-block error of a dequantized candidate against x."""
     d = deq - xb
     if rule == "mse":
-        return _pairwise_sum(d * d)
+        return pairwise_sum(d * d)
     np.abs(d, out=d)
     if rule == "mae":
-        return _pairwise_sum(d)
+        return pairwise_sum(d)
     return d.max(axis=-1)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codec import check_codes, decode_scale_payload
+from .codec import check_codes, decode_scale_payload, pairwise_sum
 from .formats import (SCALE_INT_FLAG, SCALE_NAN_PAYLOAD, SCALE_PAYLOAD_MASK, Format,
                       check_block_size, get_format)
 
@@ -133,9 +133,7 @@ def accumulate(m: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 def reduce_lanes(acc: np.ndarray) -> np.ndarray:
     """Pairwise FP32 tree over lanes: (0+1), (2+3), ..., then the next level."""
-    while acc.shape[-1] > 1:
-        acc = acc[..., 0::2] + acc[..., 1::2]
-    return acc[..., 0]
+    return pairwise_sum(acc)
 
 
 def segment_status(fmt: Format, a_scale, w_scale, last) -> np.ndarray:

@@ -3,17 +3,13 @@
 import os
 import sys
 
-from ifmac.golden.formats import FORMAT_NAMES
-from ifmac.golden.model import ARCHS
-
-from .mac import MAC
+from .mac import DEFAULT_CONFIGS, MAC
 from .verilog import convert
 
 
 def main(out_dir: str = os.path.join("build", "verilog")) -> int:
     os.makedirs(out_dir, exist_ok=True)
-    configs = [(f, a, 16) for f in FORMAT_NAMES for a in ARCHS]
-    configs += [(f, a, b) for f in ("if4", "nvfp4") for a in ARCHS for b in (8, 32)]
+    configs = DEFAULT_CONFIGS
     for k, (f, a, b) in enumerate(configs, 1):
         dut = MAC(f, a, b)
         path = os.path.join(out_dir, f"{dut.name}.v")

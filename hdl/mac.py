@@ -28,19 +28,24 @@ into the result register. latency = 2 + pipeline.
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
-from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ifmac.golden.formats import (SCALE_MAX, SCALE_NAN_PAYLOAD, Format, check_block_size,
-                                  f32_bits, get_format)
+from ifmac.golden.codec import decode_scale_payload
+from ifmac.golden.formats import (FORMAT_NAMES, SCALE_NAN_PAYLOAD, Format, check_block_size,
+                                  get_format)
 from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
 
 from .fp import FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline
 
-__all__ = ["MAC", "module_name"]
+__all__ = ["MAC", "module_name", "DEFAULT_CONFIGS"]
+
+#: The default configurations (format, arch, block size) of `make sim` and
+#: `make verilog`: every format x arch at B=16, plus if4 and nvfp4 at 8 and 32.
+DEFAULT_CONFIGS = ([(f, a, 16) for f in FORMAT_NAMES for a in ARCHS] +
+                   [(f, a, b) for f in ("if4", "nvfp4") for a in ARCHS for b in (8, 32)])
 
 
 def module_name(fmt, arch: str, block_size: int, pipeline: int = 0) -> str:
@@ -50,10 +55,9 @@ def module_name(fmt, arch: str, block_size: int, pipeline: int = 0) -> str:
 
 
 def _scale_table() -> list[int]:
-    """binary32 bits of every 7-bit E4M3 payload; 0x7F saturates to 448."""
-    payload = np.arange(128, dtype=np.uint8)
-    values = payload.view(ml_dtypes.float8_e4m3fn).astype(np.float32)
-    values[SCALE_NAN_PAYLOAD] = SCALE_MAX
+    """binary32 bits of every 7-bit E4M3 payload, from the golden decode
+    (0x7F saturates to 448)."""
+    values = decode_scale_payload(np.arange(128, dtype=np.uint8))
     return [int(v) for v in values.view(np.uint32)]
 
 

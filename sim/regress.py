@@ -1,4 +1,4 @@
-"""`make sim` / `ifmac sim`: the MAC regression over configurations.
+"""The MAC regression over configurations, run by `ifmac sim` (`make sim`).
 
 Per configuration one simulation of: directed corners, every element-code
 pair under every flag pair, all 65,536 scale-byte pairs, quantized
@@ -9,20 +9,13 @@ table; exits non-zero on any mismatch.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
-from ifmac.golden.formats import FORMAT_NAMES
-from ifmac.golden.model import ARCHS
-
-#: make sim: every format x arch at B=16, plus if4 and nvfp4 at 8 and 32.
-DEFAULT_CONFIGS = ([(f, a, 16) for f in FORMAT_NAMES for a in ARCHS] +
-                   [(f, a, b) for f in ("if4", "nvfp4") for a in ARCHS for b in (8, 32)])
+from ifmac.hdl.mac import DEFAULT_CONFIGS
 
 
 @dataclass
@@ -41,12 +34,13 @@ class ConfigResult:
 
 
 def stimulus(fmt, block_size, random_beats: int, seed: int, sweeps: bool = True):
+    from ifmac.golden.vectors import random_beats as random_beats_stream
     from . import suites
     parts = [suites.corners(fmt, block_size, seed)]
     if sweeps:
         parts += [suites.code_pairs(fmt, block_size), suites.scale_pairs(fmt, block_size)]
     parts += [suites.quantized(fmt, block_size, rows=32, seed=seed),
-              suites.random_stream(fmt, block_size, random_beats, seed)]
+              random_beats_stream(fmt, block_size, random_beats, seed)]
     return suites.concat(*parts)
 
 
@@ -83,18 +77,6 @@ def _table(results: list[ConfigResult]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="ifmac sim", description=__doc__.splitlines()[0])
-    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--random-beats", type=int, default=20000)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--simulator", choices=("verilator", "icarus"), default=None)
-    p.add_argument("--json", default=os.path.join("build", "sim", "summary.json"))
-    args = p.parse_args(argv)
-    return regress(DEFAULT_CONFIGS, args.jobs, args.random_beats, args.seed, args.simulator,
-                   args.json)
-
-
 def regress(configs, jobs: int, random_beats: int, seed: int, simulator, json_path) -> int:
     t0 = time.perf_counter()
     print(f"ifmac sim: {len(configs)} configurations, {jobs} jobs, simulator "
@@ -122,6 +104,3 @@ def regress(configs, jobs: int, random_beats: int, seed: int, simulator, json_pa
             json.dump([asdict(r) for r in results], fh, indent=1)
     return 0 if all(r.mismatches == 0 for r in results) else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -36,10 +36,7 @@ def code_pairs(fmt, block_size: int) -> Beats:
         a[np.arange(k), lane] = ca
         w[np.arange(k), lane] = cw
         beats.append(_one_beat_segments(a, np.full(k, ONE | fa << 7), w, np.full(k, ONE | fw << 7)))
-    out = beats[0]
-    for b in beats[1:]:
-        out = out.concat(b)
-    return out
+    return concat(*beats)
 
 
 def scale_pairs(fmt, block_size: int) -> Beats:
@@ -103,10 +100,6 @@ def corners(fmt, block_size: int, seed: int = 0) -> Beats:
     short = random_beats(f, B, 100, seed=seed + 2)
     short.last[:] = True
     return out.concat(short)
-
-
-def random_stream(fmt, block_size: int, beats: int, seed: int) -> Beats:
-    return random_beats(fmt, block_size, beats, seed)
 
 
 def concat(*streams: Beats) -> Beats:

@@ -18,6 +18,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
+from ifmac.golden.vectors import pack_lanes
+
 
 def _f32(bits: int) -> str:
     return f"{bits:#010x} ({float(np.uint32(bits).view(np.float32))!r})"
@@ -66,9 +68,7 @@ async def mac_vectors(dut):
     data = np.load(os.environ["IFMAC_VECTORS"])
     bits = int(data["element_bits"])
     a, w = data["a"], data["w"]
-    shifts = [bits * i for i in range(a.shape[1])]
-    a_words = [sum(int(c) << s for c, s in zip(row, shifts)) for row in a]
-    w_words = [sum(int(c) << s for c, s in zip(row, shifts)) for row in w]
+    a_words, w_words = pack_lanes(a, bits), pack_lanes(w, bits)
     a_scale, w_scale, last = (data[k].tolist() for k in ("a_scale", "w_scale", "last"))
     valid_sched, reset_sched = data["valid"].tolist(), data["reset"].tolist()
     T = len(valid_sched)
