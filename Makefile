@@ -30,6 +30,11 @@ regress: $(STAMP)
 sim: $(STAMP)
 	$(PY) -m ifmac sim --jobs $(JOBS)
 
+# Yosys area/delay of every format x arch at B=16 relative to NVFP4:
+# build/synth/area.json, area.md, area.png. LIBERTY=path.lib picks the library.
+synth: $(STAMP)
+	$(PY) -m ifmac synth --jobs $(JOBS)
+
 # Verilog of every default configuration into build/verilog/.
 verilog: $(STAMP)
 	$(PY) -m ifmac.hdl.generate build/verilog

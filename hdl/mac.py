@@ -40,7 +40,13 @@ from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
 
 from .fp import FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline
 
-__all__ = ["MAC", "module_name", "DEFAULT_CONFIGS"]
+__all__ = ["MAC", "module_name", "DEFAULT_CONFIGS", "STAGES"]
+
+#: The datapath stages, each one submodule of the MAC (named so in the
+#: Verilog hierarchy, e.g. ifmac_if4_fused_b16.scale). `reduce` is the
+#: reduction across lanes: the exact integer sum of the products in `fused`,
+#: the pairwise FP32 tree after accumulation in `lane`.
+STAGES = ("decode", "product", "scale", "multiply", "accumulate", "reduce")
 
 #: The default configurations (format, arch, block size) of `make sim` and
 #: `make verilog`: every format x arch at B=16, plus if4 and nvfp4 at 8 and 32.
@@ -200,41 +206,49 @@ Ports (clk, rst: synchronous, active-high reset):
         m = Module()
         f, B = self._fmt, self._block_size
         frac2 = 2 * f.frac_bits
+        # One submodule per stage (STAGES), so that a hierarchy-preserving
+        # synthesis run reports area and delay per stage; registers between
+        # stages and the control stay in the top module.
+        stage = {name: Module() for name in STAGES}
+        for name, sm in stage.items():
+            m.submodules[name] = sm
 
         # ---------------- stage 1: decode ----------------
         a_int = self.a_scale[7] if f.adaptive else None
         w_int = self.w_scale[7] if f.adaptive else None
-        a_val = self._decode(m, self.a, a_int, "a")
-        w_val = self._decode(m, self.w, w_int, "w")
+        a_val = self._decode(stage["decode"], self.a, a_int, "a")
+        w_val = self._decode(stage["decode"], self.w, w_int, "w")
 
         # ---------------- stage 1: product ----------------
         # Exact fixed point: a zero product is +0 (no -0 in two's complement).
         products = []
         for i in range(B):
             p = Signal(signed(self.product_width), name=f"p{i}")
-            m.d.comb += p.eq(a_val[i] * w_val[i])
+            stage["product"].d.comb += p.eq(a_val[i] * w_val[i])
             products.append(p)
 
         # ---------------- stage 1: scale ----------------
-        S = self._scale(m)
+        S = self._scale(stage["scale"])
 
         # ---------------- stage 1: lane / fused multiply ----------------
+        mul_stage = stage["multiply"]
         if self._arch == "lane":
             terms = []
             for i in range(B):
-                m.submodules[f"lane{i}_cvt"] = conv = FixedToFloat32(self.product_width, frac2)
-                m.submodules[f"lane{i}_mul"] = mul = Float32Multiplier()
-                m.d.comb += [conv.value.eq(products[i]), mul.a.eq(conv.result), mul.b.eq(S)]
+                mul_stage.submodules[f"lane{i}_cvt"] = conv = FixedToFloat32(self.product_width, frac2)
+                mul_stage.submodules[f"lane{i}_mul"] = mul = Float32Multiplier()
+                mul_stage.d.comb += [conv.value.eq(products[i]), mul.a.eq(conv.result), mul.b.eq(S)]
                 terms.append(mul.result)
         else:
+            # The fused reduction across lanes: the exact sum of the products.
             dot = Signal(signed(self.dot_width))
             total = products[0]
             for p in products[1:]:
                 total = total + p
-            m.d.comb += dot.eq(total)
-            m.submodules.dot_cvt = conv = FixedToFloat32(self.dot_width, frac2)
-            m.submodules.dot_mul = mul = Float32Multiplier()
-            m.d.comb += [conv.value.eq(dot), mul.a.eq(conv.result), mul.b.eq(S)]
+            stage["reduce"].d.comb += dot.eq(total)
+            mul_stage.submodules.dot_cvt = conv = FixedToFloat32(self.dot_width, frac2)
+            mul_stage.submodules.dot_mul = mul = Float32Multiplier()
+            mul_stage.d.comb += [conv.value.eq(dot), mul.a.eq(conv.result), mul.b.eq(S)]
             terms = [mul.result]
 
         beat_status = Signal(STATUS_WIDTH)
@@ -250,10 +264,10 @@ Ports (clk, rst: synchronous, active-high reset):
 
         # ---------------- stage 1 register and extra pipeline stages ----------
         valid, last, status, m_terms = self.valid, self.last, beat_status, terms
-        for stage in range(1 + self._pipeline):
-            nv, nl = Signal(name=f"s{stage}_valid"), Signal(name=f"s{stage}_last")
-            ns = Signal(STATUS_WIDTH, name=f"s{stage}_status")
-            nt = [Signal(32, name=f"s{stage}_m{i}") for i in range(len(terms))]
+        for k in range(1 + self._pipeline):
+            nv, nl = Signal(name=f"s{k}_valid"), Signal(name=f"s{k}_last")
+            ns = Signal(STATUS_WIDTH, name=f"s{k}_status")
+            nt = [Signal(32, name=f"s{k}_m{i}") for i in range(len(terms))]
             m.d.sync += [nv.eq(valid), nl.eq(last), ns.eq(status)]
             m.d.sync += [t.eq(v) for t, v in zip(nt, m_terms)]
             valid, last, status, m_terms = nv, nl, ns, nt
@@ -261,22 +275,25 @@ Ports (clk, rst: synchronous, active-high reset):
         # ---------------- stage 2: accumulate ----------------
         # `open_seg` is high between a segment's first and last beat; a beat
         # arriving while it is low starts a segment (acc = m).
+        acc_stage = stage["accumulate"]
         open_seg = Signal()
         first = ~open_seg
         accs = [Signal(32, name=f"acc{i}") for i in range(len(m_terms))]
         sums = []
         for i, (acc, term) in enumerate(zip(accs, m_terms)):
-            m.submodules[f"acc{i}_add"] = add = Float32Adder()
-            m.d.comb += [add.a.eq(acc), add.b.eq(term)]
+            acc_stage.submodules[f"acc{i}_add"] = add = Float32Adder()
+            acc_stage.d.comb += [add.a.eq(acc), add.b.eq(term)]
             nxt = Signal(32, name=f"acc{i}_next")
-            m.d.comb += nxt.eq(Mux(first, term, add.result))
+            acc_stage.d.comb += nxt.eq(Mux(first, term, add.result))
             sums.append(nxt)
         seg_status = Signal(STATUS_WIDTH)
         seg_status_next = Signal(STATUS_WIDTH)
         m.d.comb += seg_status_next.eq(Mux(first, status, seg_status | status))
+        with acc_stage.If(valid):
+            acc_stage.d.sync += [acc.eq(s) for acc, s in zip(accs, sums)]
+            acc_stage.d.sync += open_seg.eq(~last)
         with m.If(valid):
-            m.d.sync += [acc.eq(s) for acc, s in zip(accs, sums)]
-            m.d.sync += [seg_status.eq(seg_status_next), open_seg.eq(~last)]
+            m.d.sync += seg_status.eq(seg_status_next)
 
         # ---------------- stage 2: reduce ----------------
         level = sums
@@ -284,8 +301,8 @@ Ports (clk, rst: synchronous, active-high reset):
         while len(level) > 1:
             nxt_level = []
             for j in range(0, len(level), 2):
-                m.submodules[f"tree{depth}_{j // 2}"] = add = Float32Adder()
-                m.d.comb += [add.a.eq(level[j]), add.b.eq(level[j + 1])]
+                stage["reduce"].submodules[f"tree{depth}_{j // 2}"] = add = Float32Adder()
+                stage["reduce"].d.comb += [add.a.eq(level[j]), add.b.eq(level[j + 1])]
                 nxt_level.append(add.result)
             level, depth = nxt_level, depth + 1
 

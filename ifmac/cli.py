@@ -153,6 +153,19 @@ def cmd_sim(args) -> int:
                            os.path.join("build", "sim", "summary.json"))
 
 
+def cmd_synth(args) -> int:
+    from pathlib import Path
+    from ifmac.synth import report
+    configs = report.DEFAULT_SYNTH_CONFIGS
+    if args.format or args.arch or args.block_size:
+        configs = list(dict.fromkeys((args.format or f, args.arch or a, args.block_size or b)
+                                     for f, a, b in configs))
+    if args.liberty and args.no_liberty:
+        raise UsageError("--liberty and --no-liberty exclude each other")
+    return report.run(configs, args.jobs, Path(args.output), args.liberty,
+                      baselines=not args.no_baseline, use_liberty=not args.no_liberty)
+
+
 # --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
@@ -204,6 +217,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_nonneg_int, default=1)
     s.add_argument("--simulator", choices=("verilator", "icarus"), default=None)
     s.set_defaults(func=cmd_sim)
+
+    y = sub.add_parser("synth", help="Yosys area/delay reports (what `make synth` runs)",
+                       description="Synthesize MAC configurations (default: every format x "
+                       "both archs at block size 16) and write area.json, area.md and "
+                       "area.png; the nvfp4 MAC of each arch and block size is added for "
+                       "the ratios.")
+    y.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
+    y.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
+    y.add_argument("--block-size", "-b", type=_block_size, metavar="B")
+    y.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
+    y.add_argument("--liberty", metavar="FILE.lib",
+                   help="Liberty library (default: $LIBERTY, else OSU 0.18 um fetched "
+                        "with apt-get download)")
+    y.add_argument("--no-liberty", action="store_true",
+                   help="generic CMOS figures only (no area in um^2, no delay)")
+    y.add_argument("--no-baseline", action="store_true",
+                   help="do not add the nvfp4 configurations for the ratios")
+    y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
+    y.set_defaults(func=cmd_synth)
     return p
 
 

@@ -45,7 +45,10 @@ def simulate(top: str, verilog: str, test_module: str, vectors: dict, env: dict,
     if failures and first_bad is not None and got:
         i = first_bad(got)
         stop = {} if i is None else {"IFMAC_STOP_AT": i + 1}
-        runner.run(b, test_module, dict(full_env, IFMAC_OUTPUT=run_dir / "waves_output.npz", **stop),
-                   f"{name}-waves", waves=True)
-        result.waveform = runner.waveform_path(b, f"{name}-waves")
+        wb = runner.build(top, verilog, simulator, waves=True)
+        wave_dir = wb.directory / f"run-{name}-waves"
+        wave_dir.mkdir(parents=True, exist_ok=True)
+        runner.run(wb, test_module, dict(full_env, IFMAC_OUTPUT=wave_dir / "waves_output.npz",
+                                         **stop), f"{name}-waves", waves=True)
+        result.waveform = runner.waveform_path(wb, f"{name}-waves")
     return result

