@@ -22,7 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["Float32Adder", "Float32Multiplier", "FixedToFloat32", "CANONICAL_NAN",
-           "round_and_pack", "leading_zeros", "classify"]
+           "round_and_pack", "leading_zeros", "classify", "significant_bits"]
 
 EXP_BITS = 8
 FRAC_BITS = 23
@@ -260,8 +260,45 @@ class Float32Adder(_BinaryOp):
 # Multiplier
 # --------------------------------------------------------------------------
 
+def significant_bits(bits: int) -> int:
+    """Significant bits of the significand of a binary32 pattern (with its
+    hidden bit): 1.5 has 2. 0 for zeros, infinities and NaNs; subnormals
+    are refused, since a narrow operand (Float32Multiplier) must be normal."""
+    exp, frac = (bits >> FRAC_BITS) & EXP_MAX, bits & ((1 << FRAC_BITS) - 1)
+    if exp == EXP_MAX or (exp == 0 and frac == 0):
+        return 0
+    if exp == 0:
+        raise ValueError(f"0x{bits:08X} is subnormal; a narrow operand must be normal")
+    sig = frac | (1 << FRAC_BITS)
+    return SIG_BITS - ((sig & -sig).bit_length() - 1)
+
+
 class Float32Multiplier(_BinaryOp):
-    """binary32 a * b, round-to-nearest-even."""
+    """binary32 a * b, round-to-nearest-even.
+
+    `a_bits`, `b_bits` (1 to 24, default 24) declare a narrow operand: one
+    that is always zero, infinite, NaN or a *normal* number with at most that
+    many significant bits (FixedToFloat32.sig_bits of a small integer, a
+    scale from an 8-bit table). Its subnormal normalization is left out and
+    the significand product is built at that width, which is what a designer
+    would build and lets synthesis see the constant zeros. The result is bit
+    for bit that of the full multiplier for every such operand; an operand
+    outside the declaration gives an undefined result."""
+
+    def __init__(self, pipeline: int = 0, a_bits: int = SIG_BITS, b_bits: int = SIG_BITS):
+        for name, v in (("a_bits", a_bits), ("b_bits", b_bits)):
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= SIG_BITS:
+                raise ValueError(f"{name} must be an integer from 1 to {SIG_BITS}, not {v!r}")
+        self._bits = (a_bits, b_bits)
+        super().__init__(pipeline)
+
+    @property
+    def a_bits(self) -> int:
+        return self._bits[0]
+
+    @property
+    def b_bits(self) -> int:
+        return self._bits[1]
 
     def elaborate(self, platform):
         m = Module()
@@ -283,9 +320,13 @@ class Float32Multiplier(_BinaryOp):
 
         # ---------------- product ----------------
         # Normalize subnormal operands first so the product's leading one is
-        # at bit 47 or 46 of the 48-bit product.
+        # at bit 47 or 46 of the 48-bit product. A narrow operand is normal:
+        # only its top `bits` significand bits can be non-zero.
         ops = []
-        for op, name in ((x, "a"), (y, "b")):
+        for op, name, bits in ((x, "a", self.a_bits), (y, "b", self.b_bits)):
+            if bits < SIG_BITS:
+                ops.append((op.sig[SIG_BITS - bits:], op.eff_exp))
+                continue
             lz = leading_zeros(m, op.sig, f"{name}_lz")
             sig = Signal(SIG_BITS, name=f"{name}_nsig")
             exp = Signal(signed(EXP_BITS + 2), name=f"{name}_nexp")
@@ -293,7 +334,7 @@ class Float32Multiplier(_BinaryOp):
             ops.append((sig, exp))
         (sa, ea), (sb, eb) = ops
         product = Signal(2 * SIG_BITS)
-        m.d.comb += product.eq(sa * sb)
+        m.d.comb += product.eq((sa * sb) << (2 * SIG_BITS - len(sa) - len(sb)))
 
         # ---------------- normalize ----------------
         # value = product / 2^46 * 2^(ea + eb - 254); with the leading one at
@@ -336,6 +377,14 @@ class FixedToFloat32(_Pipelined):
     @property
     def frac_bits(self) -> int:
         return self._frac_bits
+
+    @property
+    def sig_bits(self) -> int:
+        """At most this many significant bits in the result: the magnitude of
+        a W-bit value needs W - 1 bits (W only for -2^(W-1), a power of two),
+        and rounding keeps 24. With frac_bits <= 126 the result is zero or
+        normal, so it can feed a narrow Float32Multiplier operand."""
+        return min(max(self._width - 1, 1), SIG_BITS)
 
     def elaborate(self, platform):
         m = Module()

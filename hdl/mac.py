@@ -38,7 +38,8 @@ from ifmac.golden.formats import (FORMAT_NAMES, SCALE_NAN_PAYLOAD, Format, check
                                   get_format)
 from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
 
-from .fp import FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline
+from .fp import (FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline,
+                 significant_bits)
 
 __all__ = ["MAC", "module_name", "DEFAULT_CONFIGS", "STAGES"]
 
@@ -173,8 +174,9 @@ Ports (clk, rst: synchronous, active-high reset):
             values.append(v)
         return values
 
-    def _scale(self, m: Module) -> Signal:
-        """scale: S = fl32(fl32(sa * sb) * C)."""
+    def _scale(self, m: Module) -> tuple[Signal, int]:
+        """scale: S = fl32(fl32(sa * sb) * C), and the most significant bits S
+        can have (narrow multiplier operands: what the table allows)."""
         f = self._fmt
         table = _scale_table()
         scales = []
@@ -185,27 +187,36 @@ Ports (clk, rst: synchronous, active-high reset):
                     with m.Case(payload):
                         m.d.comb += s.eq(bits)
             scales.append(s)
-        m.submodules.scale_mul = mul_s = Float32Multiplier()
+        # Every E4M3 scale is zero or a normal binary32 with at most 4
+        # significant bits, and so is their exact product with at most 8
+        # (2^-9 * 2^-9 is far above the binary32 subnormals).
+        scale_bits = max(significant_bits(v) for v in table)
+        smallest = np.array(table[1:], np.uint32).view(np.float32).min()
+        assert float(smallest) ** 2 >= 2.0 ** -126, "S = sa * sb must stay normal"
+        m.submodules.scale_mul = mul_s = Float32Multiplier(a_bits=scale_bits, b_bits=scale_bits)
         m.d.comb += [mul_s.a.eq(scales[0]), mul_s.b.eq(scales[1])]
         if not f.adaptive:
-            return mul_s.result
+            return mul_s.result, 2 * scale_bits
         n_int = Signal(2)
         m.d.comb += n_int.eq(self.a_scale[7] + self.w_scale[7])
         c = Signal(32)
+        constants = [f.expansion_f32(k) for k in range(3)]
         with m.Switch(n_int):
             for k in range(2):
                 with m.Case(k):
-                    m.d.comb += c.eq(f.expansion_f32(k))
+                    m.d.comb += c.eq(constants[k])
             with m.Default():       # both sides INT
-                m.d.comb += c.eq(f.expansion_f32(2))
-        m.submodules.scale_exp = mul_c = Float32Multiplier()
+                m.d.comb += c.eq(constants[2])
+        m.submodules.scale_exp = mul_c = Float32Multiplier(
+            a_bits=2 * scale_bits, b_bits=max(significant_bits(int(k)) for k in constants))
         m.d.comb += [mul_c.a.eq(mul_s.result), mul_c.b.eq(c)]
-        return mul_c.result
+        return mul_c.result, 24
 
     def elaborate(self, platform):
         m = Module()
         f, B = self._fmt, self._block_size
         frac2 = 2 * f.frac_bits
+        assert frac2 <= 126, "FixedToFloat32 results must be normal (narrow operands)"
         # One submodule per stage (STAGES), so that a hierarchy-preserving
         # synthesis run reports area and delay per stage; registers between
         # stages and the control stay in the top module.
@@ -228,7 +239,7 @@ Ports (clk, rst: synchronous, active-high reset):
             products.append(p)
 
         # ---------------- stage 1: scale ----------------
-        S = self._scale(stage["scale"])
+        S, s_bits = self._scale(stage["scale"])
 
         # ---------------- stage 1: lane / fused multiply ----------------
         mul_stage = stage["multiply"]
@@ -236,7 +247,8 @@ Ports (clk, rst: synchronous, active-high reset):
             terms = []
             for i in range(B):
                 mul_stage.submodules[f"lane{i}_cvt"] = conv = FixedToFloat32(self.product_width, frac2)
-                mul_stage.submodules[f"lane{i}_mul"] = mul = Float32Multiplier()
+                mul_stage.submodules[f"lane{i}_mul"] = mul = Float32Multiplier(
+                    a_bits=conv.sig_bits, b_bits=s_bits)
                 mul_stage.d.comb += [conv.value.eq(products[i]), mul.a.eq(conv.result), mul.b.eq(S)]
                 terms.append(mul.result)
         else:
@@ -247,7 +259,8 @@ Ports (clk, rst: synchronous, active-high reset):
                 total = total + p
             stage["reduce"].d.comb += dot.eq(total)
             mul_stage.submodules.dot_cvt = conv = FixedToFloat32(self.dot_width, frac2)
-            mul_stage.submodules.dot_mul = mul = Float32Multiplier()
+            mul_stage.submodules.dot_mul = mul = Float32Multiplier(
+                a_bits=conv.sig_bits, b_bits=s_bits)
             mul_stage.d.comb += [conv.value.eq(dot), mul.a.eq(conv.result), mul.b.eq(S)]
             terms = [mul.result]
 

@@ -126,6 +126,50 @@ def test_amaranth_categories(op):
     assert np.array_equal(got, fpvectors.expected(op, a, b))
 
 
+def _narrow_operands(rng, n: int, bits: int) -> np.ndarray:
+    """Operands a narrow multiplier input accepts: normal numbers with at
+    most `bits` significant bits over the whole exponent range, and a few
+    zeros, infinities and NaNs."""
+    frac = rng.integers(0, 1 << (bits - 1), n, dtype=np.int64) << (24 - bits)
+    exp = rng.integers(1, 255, n)
+    v = (rng.integers(0, 2, n) << 31) | (exp << 23) | frac
+    special = rng.random(n) < 0.05
+    v[special] = rng.choice([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000], special.sum())
+    return v.astype(np.uint32)
+
+
+@pytest.mark.parametrize("a_bits,b_bits", [(9, 8), (1, 24), (24, 4), (13, 13)])
+def test_narrow_multiplier_is_the_full_one(a_bits, b_bits):
+    """Declared narrow operands (Float32Multiplier a_bits/b_bits) give the
+    same bits as NumPy for every operand inside the declaration; a full-width
+    side still takes every category, subnormals included."""
+    rng = np.random.default_rng(a_bits * 100 + b_bits)
+    n = 3000
+    a = _narrow_operands(rng, n, a_bits) if a_bits < 24 else fpvectors.operand_pairs("mul", n, 5)[0]
+    b = _narrow_operands(rng, n, b_bits) if b_bits < 24 else fpvectors.operand_pairs("mul", n, 6)[1]
+    expect = fpvectors.expected("mul", a, b)
+    # The exponents reach overflow and subnormal or zero results too.
+    mag = expect & 0x7FFFFFFF
+    nonzero = ((a & 0x7FFFFFFF) != 0) & ((b & 0x7FFFFFFF) != 0)
+    assert (mag == 0x7F800000).any() and ((mag < 0x00800000) & nonzero).any()
+    got = _comb_eval(fp.Float32Multiplier(a_bits=a_bits, b_bits=b_bits), {"a": a, "b": b}, n)
+    assert np.array_equal(got, expect)
+
+
+def test_significant_bits_and_bad_narrow_widths():
+    assert [fp.significant_bits(v) for v in (0x3FC00000, 0x3F800000, 0x40E00000, 0x3FFFFFFF,
+                                             0, 0x7F800000)] == [2, 1, 3, 24, 0, 0]
+    with pytest.raises(ValueError, match=r"0x00000001 is subnormal"):
+        fp.significant_bits(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"a_bits must be an integer from 1 to 24, not 0"):
+            fp.Float32Multiplier(a_bits=0)
+        with pytest.raises(ValueError, match=r"b_bits must be an integer from 1 to 24, not 25"):
+            fp.Float32Multiplier(b_bits=25)
+        gc.collect()
+
+
 @pytest.mark.parametrize("width,frac", [(8, 0), (20, 4), (30, 8), (12, -3)])
 def test_fixed_to_float_amaranth(width, frac):
     """Fixed point to binary32: exact below 2^24, RNE above, -0 never produced."""
