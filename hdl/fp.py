@@ -213,27 +213,29 @@ class Float32Adder(_BinaryOp):
         m.d.comb += diff.eq(big_exp - small_exp)
         # Shift the smaller significand right by diff (at most A, beyond which
         # only its sticky bit survives), OR-ing everything shifted out into
-        # the lowest bit.
+        # the lowest bit: the bits below position dshift, picked by a mask.
         dshift = Signal(range(A + 1))
         m.d.comb += dshift.eq(Mux(diff > A, A, diff))
         small_ext = Signal(A)
         m.d.comb += small_ext.eq(small_sig << 3)
+        below = Signal(A)
+        m.d.comb += below.eq(~(Const((1 << A) - 1, A + 1) << dshift)[:A])
         aligned = Signal(A)
-        m.d.comb += aligned.eq((small_ext >> dshift) |
-                               (((small_ext >> dshift) << dshift)[:A] != small_ext))
+        m.d.comb += aligned.eq((small_ext >> dshift) | (small_ext & below).any())
         big_ext = Signal(A)
         m.d.comb += big_ext.eq(big_sig << 3)
 
         # ---------------- add ----------------
-        # One more bit for the carry of an effective addition. An effective
-        # subtraction cannot go negative because |big| >= |small|.
+        # One adder for both: big + ~aligned + 1 = big - aligned. One more bit
+        # for the carry of an effective addition; an effective subtraction
+        # cannot go negative because |big| >= |small|, and its carry out of
+        # bit A is dropped.
         subtract = Signal()
         m.d.comb += subtract.eq(x.sign != y.sign)
         total = Signal(A + 1)
-        with m.If(subtract):
-            m.d.comb += total.eq(big_ext - aligned)
-        with m.Else():
-            m.d.comb += total.eq(big_ext + aligned)
+        addend = Signal(A + 1)
+        m.d.comb += [addend.eq(Mux(subtract, ~Cat(aligned, Const(0, 1)), aligned)),
+                     total.eq(big_ext + addend + subtract)]
 
         # ---------------- normalize ----------------
         # total / 2^(A-1) * 2^(big_exp - 127): bring the leading one to bit A.
