@@ -161,13 +161,13 @@ def _figures(work: Path, prefix: str, modules: dict[str, str],
     return figures
 
 
-def _run(dut: MAC, verilog: str, work: Path, liberty: Path | None,
+def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
          tool: str) -> tuple[Figures, dict[str, Figures]]:
     """The Yosys run in `work`: the flat totals and the figures per stage."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    (work / "mac.v").write_text(verilog)
+    (work / "mac.il").write_text(netlist)
     for name in ("generic.abc", "liberty.abc"):
         (work / name).write_text(_template_text(name))
     stage_modules = [f"{dut.name}.{s}" for s in STAGES]
@@ -193,12 +193,14 @@ def _run(dut: MAC, verilog: str, work: Path, liberty: Path | None,
 def synthesize(fmt: str, arch: str, block_size: int, out_dir: Path,
                liberty: Path | None = None, tool: str | None = None) -> Result:
     """Flat and per-stage figures of one configuration, from out_dir/<module>/."""
-    from ifmac.hdl.verilog import convert
+    from amaranth.back import rtlil
     tool = tool or yosys_tool()
     t0 = time.perf_counter()
     dut = MAC(fmt, arch, block_size)
-    verilog = convert(dut, dut.name, dut.header())
-    total, stages = _run(dut, verilog, Path(out_dir) / dut.name, liberty, tool)
+    # Amaranth's RTLIL, as `ifmac verilog` would convert it (its Verilog is
+    # Yosys's write_verilog of this), without the detour through Verilog.
+    netlist = rtlil.convert(dut, name=dut.name, emit_src=False)
+    total, stages = _run(dut, netlist, Path(out_dir) / dut.name, liberty, tool)
     return Result(dut.fmt.name, arch, block_size, dut.name, total, stages,
                   liberty.name if liberty is not None else None, tool,
                   round(time.perf_counter() - t0, 1))

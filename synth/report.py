@@ -181,11 +181,11 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
         lines.append("")
 
         lines += [f"## Per stage, block size {b}", "",
-                  f"{main_name} per stage from the hierarchy-preserving run. Each stage is "
-                  "optimized on its own there: it cannot see that its inputs are narrower "
-                  "than its ports (e.g. that NVFP4's block scale S has at most 8 significant bits, "
-                  "so the flat run shrinks the FP32 multiplier that uses it), so the stages "
-                  "add up to more than the flat total, which is the real figure. "
+                  f"{main_name} per stage from the hierarchy-preserving mapping. Each stage "
+                  "is optimized on its own there: what the flat mapping simplifies across "
+                  "a stage boundary (constants and equivalent logic that only show once the "
+                  "stages are joined) is counted in full, so the stages add up to more than "
+                  "the flat total, which is the real figure. "
                   "`reduce` is the reduction across lanes: the exact integer "
                   "sum of the products in `fused`, the FP32 tree in `lane`; `registers` is "
                   "the top module's own logic (registers between stages, status, control).",
