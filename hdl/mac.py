@@ -38,7 +38,7 @@ from ifmac.golden.formats import (FORMAT_NAMES, SCALE_NAN_PAYLOAD, Format, check
                                   get_format)
 from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
 
-from .fp import (FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline,
+from .fp import (SIG_BITS, FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline,
                  significant_bits)
 
 __all__ = ["MAC", "module_name", "DEFAULT_CONFIGS", "STAGES"]
@@ -210,7 +210,7 @@ Ports (clk, rst: synchronous, active-high reset):
         m.submodules.scale_exp = mul_c = Float32Multiplier(
             a_bits=2 * scale_bits, b_bits=max(significant_bits(int(k)) for k in constants))
         m.d.comb += [mul_c.a.eq(mul_s.result), mul_c.b.eq(c)]
-        return mul_c.result, 24
+        return mul_c.result, SIG_BITS
 
     def elaborate(self, platform):
         m = Module()

