@@ -150,8 +150,12 @@ def _figures(work: Path, prefix: str, modules: dict[str, str],
     figures = {}
     for tag, name in modules.items():
         c = cmos[name]
-        fig = Figures(cells=int(c["num_cells"]),
-                      transistors=int(str(c["estimated_num_transistors"]).rstrip("+")),
+        transistors = str(c["estimated_num_transistors"])
+        if transistors.endswith("+"):
+            # stat's mark for cells it has no transistor count for.
+            raise RuntimeError(f"{work / prefix}.cmos.json: {name} has cells that are not "
+                               f"CMOS gates: {c['num_cells_by_type']}")
+        fig = Figures(cells=int(c["num_cells"]), transistors=int(transistors),
                       logic_depth=_abc_figure(work / f"{tag}.generic.log", _LEVELS, int))
         if lib is not None:
             fig.area_um2 = float(lib[name]["area"])
