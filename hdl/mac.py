@@ -242,15 +242,17 @@ Ports (clk, rst: synchronous, active-high reset):
         S, s_bits = self._scale(stage["scale"])
 
         # ---------------- stage 1: lane / fused multiply ----------------
-        mul_stage = stage["multiply"]
+        def times_scale(prefix: str, value: Signal) -> Signal:
+            """fl32(fl32(value / 2^frac2) * S), in the multiply stage."""
+            mul_stage = stage["multiply"]
+            mul_stage.submodules[f"{prefix}_cvt"] = conv = FixedToFloat32(len(value), frac2)
+            mul_stage.submodules[f"{prefix}_mul"] = mul = Float32Multiplier(
+                a_bits=conv.sig_bits, b_bits=s_bits)
+            mul_stage.d.comb += [conv.value.eq(value), mul.a.eq(conv.result), mul.b.eq(S)]
+            return mul.result
+
         if self._arch == "lane":
-            terms = []
-            for i in range(B):
-                mul_stage.submodules[f"lane{i}_cvt"] = conv = FixedToFloat32(self.product_width, frac2)
-                mul_stage.submodules[f"lane{i}_mul"] = mul = Float32Multiplier(
-                    a_bits=conv.sig_bits, b_bits=s_bits)
-                mul_stage.d.comb += [conv.value.eq(products[i]), mul.a.eq(conv.result), mul.b.eq(S)]
-                terms.append(mul.result)
+            terms = [times_scale(f"lane{i}", products[i]) for i in range(B)]
         else:
             # The fused reduction across lanes: the exact sum of the products.
             dot = Signal(signed(self.dot_width))
@@ -258,11 +260,7 @@ Ports (clk, rst: synchronous, active-high reset):
             for p in products[1:]:
                 total = total + p
             stage["reduce"].d.comb += dot.eq(total)
-            mul_stage.submodules.dot_cvt = conv = FixedToFloat32(self.dot_width, frac2)
-            mul_stage.submodules.dot_mul = mul = Float32Multiplier(
-                a_bits=conv.sig_bits, b_bits=s_bits)
-            mul_stage.d.comb += [conv.value.eq(dot), mul.a.eq(conv.result), mul.b.eq(S)]
-            terms = [mul.result]
+            terms = [times_scale("dot", dot)]
 
         beat_status = Signal(STATUS_WIDTH)
         flag_bits = []
