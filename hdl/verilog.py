@@ -22,9 +22,11 @@ import shutil
 import subprocess
 import tempfile
 
+from amaranth.back import rtlil as amaranth_rtlil
 from amaranth.back import verilog as amaranth_verilog
 
-__all__ = ["LINT_WAIVERS", "convert", "lint", "verilator_env", "verilator_executable"]
+__all__ = ["LINT_WAIVERS", "convert", "convert_rtlil", "lint", "verilator_env",
+           "verilator_executable"]
 
 LINT_WAIVERS = ("DECLFILENAME", "UNUSEDSIGNAL", "WIDTHEXPAND", "WIDTHTRUNC", "PROCASSINIT")
 
@@ -36,6 +38,13 @@ def convert(component, name: str, header: str = "") -> str:
         lines = "".join(f"// {line}".rstrip() + "\n" for line in header.strip().splitlines())
         text = lines + "\n" + text
     return text
+
+
+def convert_rtlil(component, name: str) -> str:
+    """Amaranth's RTLIL of `component` with top module `name`: what `convert`
+    turns into Verilog (through Yosys's write_verilog), for a Yosys flow
+    that reads RTLIL directly."""
+    return amaranth_rtlil.convert(component, name=name, emit_src=False)
 
 
 def verilator_env(env: dict | None = None) -> dict:

@@ -38,6 +38,7 @@ from importlib import resources
 from pathlib import Path
 
 from ifmac.hdl.mac import MAC, STAGES
+from ifmac.hdl.verilog import convert_rtlil
 
 __all__ = ["Figures", "Result", "synthesize", "yosys_tool", "OTHER_STAGE", "METRICS"]
 
@@ -174,6 +175,7 @@ def _figures(work: Path, prefix: str, modules: dict[str, str],
 def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
          tool: str) -> tuple[Figures, dict[str, Figures]]:
     """The Yosys run in `work`: the flat totals and the figures per stage."""
+    with_lib = liberty is not None
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -182,13 +184,11 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
         (work / name).write_text(_template_text(name))
     stage_modules = [f"{dut.name}.{s}" for s in STAGES]
     modules = dict(zip(STAGES, stage_modules)) | {OTHER_STAGE: dut.name}
-    (work / "flow.ys").write_text(_script(dut.name, stage_modules, modules,
-                                          liberty is not None))
-    if liberty is not None:
+    (work / "flow.ys").write_text(_script(dut.name, stage_modules, modules, with_lib))
+    if with_lib:
         shutil.copyfile(liberty, work / "cells.lib")
     _run_yosys(work, tool)
 
-    with_lib = liberty is not None
     total = _figures(work, "total", {"total": dut.name}, with_lib)["total"]
     stages = _figures(work, "stages", modules, with_lib)
     lost = [tag for tag, f in ({"total": total} | stages).items()
@@ -208,13 +208,10 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
 def synthesize(fmt: str, arch: str, block_size: int, out_dir: Path,
                liberty: Path | None = None, tool: str | None = None) -> Result:
     """Flat and per-stage figures of one configuration, from out_dir/<module>/."""
-    from amaranth.back import rtlil
     tool = tool or yosys_tool()
     t0 = time.perf_counter()
     dut = MAC(fmt, arch, block_size)
-    # Amaranth's RTLIL, as `ifmac verilog` would convert it (its Verilog is
-    # Yosys's write_verilog of this), without the detour through Verilog.
-    netlist = rtlil.convert(dut, name=dut.name, emit_src=False)
+    netlist = convert_rtlil(dut, dut.name)
     total, stages = _run(dut, netlist, Path(out_dir) / dut.name, liberty, tool)
     return Result(dut.fmt.name, arch, block_size, dut.name, total, stages,
                   liberty.name if liberty is not None else None, tool,
