@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
+from .errors import InputError
 from .formats import (SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format)
 
 __all__ = ["RULES", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
@@ -65,18 +66,18 @@ def _first(mask: np.ndarray) -> tuple[int, ...]:
 
 def _check_rule(rule) -> str:
     if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+        raise InputError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
     return rule
 
 
 def _check_tensor(x, block_size: int) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind not in "fiu" or x.dtype == np.bool_:
-        raise ValueError(f"input must be a real numeric array, not dtype {x.dtype}")
+        raise InputError(f"input must be a real numeric array, not dtype {x.dtype}")
     if x.ndim == 0:
-        raise ValueError("input must have at least one dimension, not a scalar")
+        raise InputError("input must have at least one dimension, not a scalar")
     if x.shape[-1] == 0 or x.shape[-1] % block_size:
-        raise ValueError(f"last dimension of shape {x.shape} is {x.shape[-1]}, "
+        raise InputError(f"last dimension of shape {x.shape} is {x.shape[-1]}, "
                          f"not a positive multiple of the block size {block_size}")
     with np.errstate(over="ignore"):
         x32 = np.ascontiguousarray(x, dtype=np.float32)
@@ -84,9 +85,9 @@ def _check_tensor(x, block_size: int) -> np.ndarray:
     if bad.any():
         where = _first(bad)
         if np.isfinite(x[where]):
-            raise ValueError(f"input value {float(x[where])!r} at index {where} overflows float32")
+            raise InputError(f"input value {float(x[where])!r} at index {where} overflows float32")
         what = "NaN" if np.isnan(x[where]) else "Inf"
-        raise ValueError(f"input has {what} at index {where}; expected finite values")
+        raise InputError(f"input has {what} at index {where}; expected finite values")
     return x32
 
 
@@ -94,11 +95,11 @@ def check_codes(codes, fmt: Format, name: str = "codes") -> np.ndarray:
     """Codes must be unsigned integers no wider than the format's element."""
     codes = np.asarray(codes)
     if codes.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be an integer array, not dtype {codes.dtype}")
+        raise InputError(f"{name} must be an integer array, not dtype {codes.dtype}")
     wide = (codes < 0) | (codes >= (1 << fmt.bits))
     if wide.any():
         where = _first(wide)
-        raise ValueError(f"{name}{list(where)} = {int(codes[where]):#x} is outside format "
+        raise InputError(f"{name}{list(where)} = {int(codes[where]):#x} is outside format "
                          f"{fmt.name} ({fmt.bits}-bit codes, 0..{(1 << fmt.bits) - 1:#x})")
     return codes.astype(np.uint8)
 
@@ -107,17 +108,17 @@ def check_scales(scales, fmt: Format, name: str = "scales") -> np.ndarray:
     """Scale bytes: 0..255; bit 7 (INT flag) only for adaptive formats."""
     scales = np.asarray(scales)
     if scales.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be an integer array, not dtype {scales.dtype}")
+        raise InputError(f"{name} must be an integer array, not dtype {scales.dtype}")
     wide = (scales < 0) | (scales > 0xFF)
     if wide.any():
         where = _first(wide)
-        raise ValueError(f"{name}{list(where)} = {int(scales[where])} is not a byte")
+        raise InputError(f"{name}{list(where)} = {int(scales[where])} is not a byte")
     scales = scales.astype(np.uint8)
     if not fmt.adaptive:
         flagged = (scales & SCALE_INT_FLAG) != 0
         if flagged.any():
             where = _first(flagged)
-            raise ValueError(f"{name}{list(where)} = {int(scales[where]):#04x} has bit 7 (INT "
+            raise InputError(f"{name}{list(where)} = {int(scales[where]):#04x} has bit 7 (INT "
                              f"flag) set, but format {fmt.name} has FP elements only")
     return scales
 
@@ -267,7 +268,7 @@ def quantize(x, fmt, rule: str = "mse", block_size: int | None = None) -> Quanti
     if not np.isfinite(enc):
         # The reference would go on with an infinite global scale and emit NaN
         # scales; refuse instead of producing silently wrong codes.
-        raise ValueError(f"input amax {float(amax):.6g} is too small: the global scale "
+        raise InputError(f"input amax {float(amax):.6g} is too small: the global scale "
                          f"Qmax*448/amax = {f.qmax * SCALE_MAX:g}/amax overflows float32; "
                          "expected amax >= {:.3g}".format(f.qmax * SCALE_MAX / 3.4028235e38))
     if amax != 0:
@@ -295,7 +296,7 @@ def dequantize(q: QuantizedTensor) -> np.ndarray:
     codes = check_codes(q.codes, f)
     scales = check_scales(q.scales, f)
     if scales.shape != codes.shape[:-1] + (codes.shape[-1] // B,) or codes.shape[-1] % B:
-        raise ValueError(f"scales shape {scales.shape} does not match codes shape "
+        raise InputError(f"scales shape {scales.shape} does not match codes shape "
                          f"{codes.shape} at block size {B}")
     cb = codes.reshape(-1, B)
     sb = scales.reshape(-1)
@@ -322,7 +323,7 @@ def pack(codes, fmt) -> np.ndarray:
     f = get_format(fmt)
     c = check_codes(codes, f)
     if c.ndim == 0 or (c.shape[-1] * f.bits) % 8:
-        raise ValueError(f"last dimension {c.shape[-1] if c.ndim else None} x {f.bits} bits "
+        raise InputError(f"last dimension {c.shape[-1] if c.ndim else None} x {f.bits} bits "
                          "is not a whole number of bytes")
     bits = (c[..., None] >> np.arange(f.bits, dtype=np.uint8)) & 1
     return np.packbits(bits.reshape(c.shape[:-1] + (-1,)), axis=-1, bitorder="little")
@@ -333,11 +334,11 @@ def unpack(packed, fmt, n: int | None = None) -> np.ndarray:
     f = get_format(fmt)
     p = np.asarray(packed)
     if p.dtype != np.uint8:
-        raise ValueError(f"packed data must be uint8, not dtype {p.dtype}")
+        raise InputError(f"packed data must be uint8, not dtype {p.dtype}")
     total = p.shape[-1] * 8 // f.bits
     n = total if n is None else n
     if not 0 <= n <= total:
-        raise ValueError(f"cannot unpack {n} elements of {f.bits} bits from {p.shape[-1]} bytes")
+        raise InputError(f"cannot unpack {n} elements of {f.bits} bits from {p.shape[-1]} bytes")
     bits = np.unpackbits(p, axis=-1, bitorder="little")[..., :n * f.bits]
     bits = bits.reshape(p.shape[:-1] + (n, f.bits))
     weights = (1 << np.arange(f.bits)).astype(np.uint8)

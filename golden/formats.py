@@ -19,6 +19,8 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 
+from .errors import InputError
+
 __all__ = [
     "FPElement", "IntElement", "Format", "FORMATS", "FORMAT_NAMES", "BLOCK_SIZES",
     "SCALE_MAX", "get_format", "check_block_size", "f32_bits",
@@ -148,7 +150,7 @@ class Format:
         and expansion)."""
         if is_int:
             if self.int is None:
-                raise ValueError(f"format {self.name!r} has no INT elements")
+                raise InputError(f"format {self.name!r} has no INT elements")
             return self.int_values
         return self.fp_values
 
@@ -226,13 +228,13 @@ def get_format(fmt: str | Format) -> Format:
     try:
         return FORMATS[fmt]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown format {fmt!r}; expected one of "
+        raise InputError(f"unknown format {fmt!r}; expected one of "
                          f"{', '.join(FORMAT_NAMES)}") from None
 
 
 def check_block_size(block_size) -> int:
     if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
             or int(block_size) not in BLOCK_SIZES:
-        raise ValueError(f"block_size must be one of {', '.join(map(str, BLOCK_SIZES))}, "
+        raise InputError(f"block_size must be one of {', '.join(map(str, BLOCK_SIZES))}, "
                          f"not {block_size!r}")
     return int(block_size)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codec import check_codes, decode_scale_payload, pairwise_sum
+from .errors import InputError
 from .formats import (SCALE_INT_FLAG, SCALE_NAN_PAYLOAD, SCALE_PAYLOAD_MASK, Format,
                       check_block_size, get_format)
 
@@ -37,7 +38,7 @@ STATUS_WIDTH = len(STATUS_BITS)
 
 def check_arch(arch) -> str:
     if arch not in ARCHS:
-        raise ValueError(f"unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")
+        raise InputError(f"unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")
     return arch
 
 
@@ -94,7 +95,8 @@ def _fixed_to_f32(v: np.ndarray, frac_bits: int) -> np.ndarray:
     """Exact int -> float32 of v * 2^-frac_bits. Every product and dot product
     of every format is below 2^24 in magnitude (E3M2: 448 * 448 * 32 units),
     so the conversion is exact; the power-of-two scaling is exact too."""
-    assert np.all(np.abs(v) < (1 << 24)), "fixed-point value would round"
+    if not np.all(np.abs(v) < (1 << 24)):
+        raise ArithmeticError("a fixed-point value would round on the way to float32")
     return v.astype(np.float32) * np.float32(2.0 ** -frac_bits)
 
 
@@ -161,18 +163,18 @@ def check_beats(fmt: Format, a, a_scale, w, w_scale, last, block_size: int):
     w = check_codes(w, fmt, "w")
     n = a.shape[0] if a.ndim == 2 else -1
     if a.ndim != 2 or a.shape[1] != B:
-        raise ValueError(f"a has shape {a.shape}; expected (beats, {B}) for block size {B}")
+        raise InputError(f"a has shape {a.shape}; expected (beats, {B}) for block size {B}")
     if w.shape != a.shape:
-        raise ValueError(f"w has shape {w.shape}; expected {a.shape} like a")
+        raise InputError(f"w has shape {w.shape}; expected {a.shape} like a")
     out = []
     for name, v in (("a_scale", a_scale), ("w_scale", w_scale)):
         v = np.asarray(v)
         if v.shape != (n,) or v.dtype.kind not in "iu" or ((v < 0) | (v > 0xFF)).any():
-            raise ValueError(f"{name} must be ({n},) bytes, got shape {v.shape} dtype {v.dtype}")
+            raise InputError(f"{name} must be ({n},) bytes, got shape {v.shape} dtype {v.dtype}")
         out.append(v.astype(np.uint8))
     last = np.asarray(last)
     if last.shape != (n,):
-        raise ValueError(f"last has shape {last.shape}; expected ({n},)")
+        raise InputError(f"last has shape {last.shape}; expected ({n},)")
     return a, out[0], w, out[1], last.astype(bool)
 
 
@@ -215,33 +217,32 @@ def cycle_model(valid, last, latency: int, reset=None) -> CycleResult:
     active high) -> when results appear.
 
     One beat per valid cycle; a segment's result is valid `latency` cycles
-    after the cycle of its `last` beat. A reset drops the open segment and
-    any result still in the pipeline (due after the reset cycle)."""
+    after the cycle of its `last` beat. A reset drops the open segment, the
+    beat presented in its own cycle, and any result still in the pipeline
+    (due after the reset cycle). Vectorized: cycles are grouped by the
+    number of segment boundaries (a valid `last` or a reset) before them."""
     valid = np.asarray(valid, dtype=bool)
-    last = np.asarray(last, dtype=bool) & valid
     T = len(valid)
     reset = np.zeros(T, bool) if reset is None else np.asarray(reset, dtype=bool)
+    if np.shape(last) != (T,) or reset.shape != (T,):
+        raise InputError(f"valid, last and reset must have one entry per cycle ({T}), got "
+                         f"{np.shape(last)} and {reset.shape}")
+    if not isinstance(latency, (int, np.integer)) or latency < 1:
+        raise InputError(f"latency must be a positive integer, not {latency!r}")
+    ends = np.asarray(last, dtype=bool) & valid & ~reset
+    boundary = ends | reset
+    group = np.cumsum(boundary) - boundary          # boundaries strictly before t
+    end_cycles = np.flatnonzero(ends)
+    # A reset in a cycle after t but before t + latency clears the register
+    # holding the segment; one in cycle t + latency comes after the result
+    # was visible.
+    resets_before = np.concatenate(([0], np.cumsum(reset)))
+    done = end_cycles + latency
+    lost = resets_before[np.minimum(done, T)] - resets_before[end_cycles + 1] > 0
+    complete = np.zeros(int(boundary.sum()) + 1, dtype=bool)
+    complete[group[end_cycles[~lost]]] = True
+    beat_cycles = np.flatnonzero(valid)
+    kept = complete[group[beat_cycles]] & ~reset[beat_cycles]
     beat_index = np.cumsum(valid) - 1
-    kept = np.zeros(int(valid.sum()), dtype=bool)
-    seg_beats: list[int] = []
-    lasts, cycles = [], []
-    resets = np.flatnonzero(reset)
-    for t in range(T):
-        if reset[t]:
-            seg_beats = []
-            continue
-        if not valid[t]:
-            continue
-        seg_beats.append(int(beat_index[t]))
-        if last[t]:
-            done = t + latency
-            # A reset in a cycle after t but before `done` clears the pipeline
-            # register holding the segment; one in cycle `done` comes after
-            # the result was visible.
-            lost = bool(((resets > t) & (resets < done)).any())
-            if not lost:
-                kept[seg_beats] = True
-                lasts.append(int(beat_index[t]))
-                cycles.append(done)
-            seg_beats = []
-    return CycleResult(np.array(lasts, dtype=np.int64), np.array(cycles, dtype=np.int64), kept)
+    return CycleResult(beat_index[end_cycles[~lost]].astype(np.int64),
+                       done[~lost].astype(np.int64), kept)

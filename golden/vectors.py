@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InputError
 from .formats import Format, check_block_size, get_format
 from .model import check_arch, check_beats, mac
 
@@ -102,7 +103,7 @@ def random_beats(fmt, block_size: int = 16, beats: int = 1000, seed: int = 0,
     f = get_format(fmt)
     B = check_block_size(block_size)
     if not isinstance(beats, (int, np.integer)) or beats < 1:
-        raise ValueError(f"beats must be a positive integer, not {beats!r}")
+        raise InputError(f"beats must be a positive integer, not {beats!r}")
     rng = np.random.default_rng(seed)
     lengths = _segment_lengths(rng, beats)
     last = np.zeros(beats, dtype=bool)
@@ -150,10 +151,10 @@ def load_npz(path, fmt, block_size: int) -> Beats:
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read vectors {os.fspath(path)!r}: {e}") from None
+        raise InputError(f"cannot read vectors {os.fspath(path)!r}: {e}") from None
     missing = [k for k in BEAT_KEYS if k not in data.files]
     if missing:
-        raise ValueError(f"{os.fspath(path)!r} lacks key(s) {', '.join(missing)}; expected "
+        raise InputError(f"{os.fspath(path)!r} lacks key(s) {', '.join(missing)}; expected "
                          f"{', '.join(BEAT_KEYS)}")
     arrays = check_beats(f, *(data[k] for k in BEAT_KEYS), block_size)
     return Beats(*arrays, meta={"format": f.name, "block_size": int(block_size)})

@@ -21,6 +21,8 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ifmac.golden.errors import InputError
+
 __all__ = ["Float32Adder", "Float32Multiplier", "FixedToFloat32", "CANONICAL_NAN",
            "round_and_pack", "leading_zeros", "classify", "significant_bits"]
 
@@ -34,7 +36,7 @@ CANONICAL_NAN = 0x7FC00000
 
 def check_pipeline(pipeline) -> int:
     if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
-        raise ValueError(f"pipeline must be a non-negative integer, not {pipeline!r}")
+        raise InputError(f"pipeline must be a non-negative integer, not {pipeline!r}")
     return pipeline
 
 
@@ -97,7 +99,8 @@ def round_and_pack(m: Module, sign, exp, sig, name: str) -> Signal:
     results at or above exponent 255 after rounding become infinity. Returns
     the 32-bit pattern (the caller handles special operands)."""
     W = len(sig)
-    assert W >= SIG_BITS + 2
+    if W < SIG_BITS + 2:
+        raise ValueError(f"the significand needs at least {SIG_BITS + 2} bits, not {W}")
     # --- subnormal: shift right by 1 - exp (clamped to W + 1), keep sticky --
     shift = Signal(range(W + 2), name=f"{name}_sub_shift")
     with m.If(exp >= 1):
@@ -290,7 +293,7 @@ class Float32Multiplier(_BinaryOp):
     def __init__(self, pipeline: int = 0, a_bits: int = SIG_BITS, b_bits: int = SIG_BITS):
         for name, v in (("a_bits", a_bits), ("b_bits", b_bits)):
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= SIG_BITS:
-                raise ValueError(f"{name} must be an integer from 1 to {SIG_BITS}, not {v!r}")
+                raise InputError(f"{name} must be an integer from 1 to {SIG_BITS}, not {v!r}")
         self._bits = (a_bits, b_bits)
         super().__init__(pipeline)
 
@@ -366,9 +369,9 @@ class FixedToFloat32(_Pipelined):
 
     def __init__(self, width: int, frac_bits: int = 0, pipeline: int = 0):
         if not isinstance(width, int) or not 2 <= width <= 64:
-            raise ValueError(f"width must be an integer from 2 to 64, not {width!r}")
+            raise InputError(f"width must be an integer from 2 to 64, not {width!r}")
         if not isinstance(frac_bits, int) or not -100 <= frac_bits <= 100:
-            raise ValueError(f"frac_bits must be an integer from -100 to 100, not {frac_bits!r}")
+            raise InputError(f"frac_bits must be an integer from -100 to 100, not {frac_bits!r}")
         self._width, self._frac_bits = width, frac_bits
         super().__init__({"value": In(signed(width)), "result": Out(32)}, pipeline)
 

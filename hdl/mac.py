@@ -192,7 +192,8 @@ Ports (clk, rst: synchronous, active-high reset):
         # (2^-9 * 2^-9 is far above the binary32 subnormals).
         scale_bits = max(significant_bits(v) for v in table)
         smallest = np.array(table[1:], np.uint32).view(np.float32).min()
-        assert float(smallest) ** 2 >= 2.0 ** -126, "S = sa * sb must stay normal"
+        if float(smallest) ** 2 < 2.0 ** -126:
+            raise ValueError("S = sa * sb must stay a normal binary32 (narrow multiplier)")
         m.submodules.scale_mul = mul_s = Float32Multiplier(a_bits=scale_bits, b_bits=scale_bits)
         m.d.comb += [mul_s.a.eq(scales[0]), mul_s.b.eq(scales[1])]
         if not f.adaptive:
@@ -216,7 +217,8 @@ Ports (clk, rst: synchronous, active-high reset):
         m = Module()
         f, B = self._fmt, self._block_size
         frac2 = 2 * f.frac_bits
-        assert frac2 <= 126, "FixedToFloat32 results must be normal (narrow operands)"
+        if frac2 > 126:
+            raise ValueError("FixedToFloat32 results must be normal binary32 (narrow operands)")
         # One submodule per stage (STAGES), so that a hierarchy-preserving
         # synthesis run reports area and delay per stage; registers between
         # stages and the control stay in the top module.

@@ -1,8 +1,9 @@
 """The `ifmac` command line.
 
-Every subcommand validates its arguments up front; a bad value is one line
-on stderr naming it and what was expected, and exit code 2 (argparse's own
-convention for usage errors), never a traceback.
+Every subcommand validates its arguments up front; a bad value (argparse's
+checks, or an `InputError` from ifmac) is one line on stderr naming it and
+what was expected, and exit code 2 (argparse's own convention for usage
+errors). Any other exception is a bug in ifmac and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ import time
 import numpy as np
 
 from ifmac.golden import formats
+from ifmac.golden.errors import InputError
 
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A bad argument or input file: reported in one line, exit code 2."""
 
 
 def _positive_int(text: str) -> int:
@@ -40,6 +38,16 @@ def _nonneg_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, not {text!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, not {v}")
+    return v
+
+
+def _probability(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {text!r}") from None
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to below 1, not {v}")
     return v
 
 
@@ -71,9 +79,9 @@ def cmd_quantize(args) -> int:
     try:
         x = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read {args.input!r} as a .npy array: {e}") from None
+        raise InputError(f"cannot read {args.input!r} as a .npy array: {e}") from None
     if not isinstance(x, np.ndarray):
-        raise UsageError(f"{args.input!r} holds several arrays; expected one .npy array")
+        raise InputError(f"{args.input!r} holds several arrays; expected one .npy array")
     t0 = time.perf_counter()
     q = codec.quantize(x, args.format, args.rule, args.block_size)
     dt = time.perf_counter() - t0
@@ -124,22 +132,59 @@ def cmd_verilog(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def _stimulus(args, dut):
+    """The beats of --vectors (one per cycle) or of --beats/--seed (random,
+    with valid gaps and --reset cycles), as a Stimulus."""
     from ifmac.golden import vectors
+    from ifmac.sim.stimulus import Stimulus, schedule
+    if args.vectors:
+        beats = vectors.load_npz(args.vectors, args.format, args.block_size)
+    else:
+        beats = vectors.random_beats(args.format, args.block_size, args.beats, args.seed)
+    return Stimulus(beats, schedule(len(beats), dut.latency, gap=args.gap, seed=args.seed,
+                                    resets=args.reset))
+
+
+def cmd_run(args) -> int:
     from ifmac.hdl.mac import MAC
-    from ifmac.sim.mac_run import check, schedule
-    beats = vectors.load_npz(args.vectors, args.format, args.block_size)
-    dut = MAC(args.format, args.arch, args.block_size)
-    r = check(dut, beats, schedule(len(beats), dut.latency), name="cli-run",
-              simulator=args.simulator)
+    from ifmac.sim.mac_run import check_stream
+    dut = MAC(args.format, args.arch, args.block_size, args.pipeline)
+    t0 = time.perf_counter()
+    stim = _stimulus(args, dut)
+    r = check_stream(dut, [stim], name="cli-run", backend=args.simulator, keep=True)
     np.savez(args.output, result=r.result, cycle=r.cycle, status=r.status)
     verdict = "match the golden model" if r.mismatches == 0 else \
         f"DO NOT match the golden model: {r.mismatches} mismatches; first: {r.first_error}"
-    print(f"{dut.name}: {r.beats} beats, {len(r.result)} results ({r.beats_per_second:.0f} beats/s) "
-          f"{verdict} -> {args.output}")
+    build = "cached build" if r.build_cached else f"build {r.build_seconds:.1f} s"
+    print(f"{dut.name} on {r.backend}: {r.beats} beats, {len(r.result)} results in "
+          f"{r.seconds:.2f} s ({r.beats_per_second:,.0f} beats/s; {build}; "
+          f"{time.perf_counter() - t0:.1f} s in all) {verdict} -> {args.output}")
     if r.waveform:
         print(f"waveform: {r.waveform}")
     return 0 if r.mismatches == 0 else 1
+
+
+def cmd_testbench(args) -> int:
+    from ifmac.hdl.mac import MAC
+    from ifmac.sim import testbench
+    from ifmac.sim.stimulus import expected
+    dut = MAC(args.format, args.arch, args.block_size, args.pipeline)
+    stim = _stimulus(args, dut)
+    exp = expected(dut.fmt, dut.arch, dut.latency, stim)
+    names = testbench.export(dut, stim, exp, args.output)
+    print(f"{dut.name}: {len(stim.beats)} beats, {stim.cycles} cycles, {len(exp)} segments "
+          f"-> {args.output}/ ({', '.join(names)})")
+    return 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N with integers, not {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, not {text!r}")
+    return k, n
 
 
 def cmd_sim(args) -> int:
@@ -149,8 +194,16 @@ def cmd_sim(args) -> int:
         configs = [(args.format or f, args.arch or a, args.block_size or b)
                    for f, a, b in configs]
         configs = list(dict.fromkeys(configs))
-    return regress.regress(configs, args.jobs, args.random_beats, args.seed, args.simulator,
-                           os.path.join("build", "sim", "summary.json"))
+    k, n = args.shard
+    summary = args.summary or os.path.join(
+        "build", "sim", "summary.json" if n == 1 else f"summary-{k}-of-{n}.json")
+    return regress.regress(configs, args.jobs, args.beats, args.seed, args.simulator, summary,
+                           shard=args.shard, junit=args.junit)
+
+
+def cmd_merge(args) -> int:
+    from ifmac.sim import regress
+    return regress.merge(args.summaries, args.junit)
 
 
 def cmd_synth(args) -> int:
@@ -161,7 +214,7 @@ def cmd_synth(args) -> int:
         configs = list(dict.fromkeys((args.format or f, args.arch or a, args.block_size or b)
                                      for f, a, b in configs))
     if args.liberty and args.no_liberty:
-        raise UsageError("--liberty and --no-liberty exclude each other")
+        raise InputError("--liberty and --no-liberty exclude each other")
     return report.run(configs, args.jobs, Path(args.output), args.liberty,
                       baselines=not args.no_baseline, use_liberty=not args.no_liberty)
 
@@ -199,13 +252,38 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", metavar="FILE.v", help="default: <module name>.v")
     g.set_defaults(func=cmd_verilog)
 
-    r = sub.add_parser("run", help="run a user's beats (.npz) through the RTL")
+    from ifmac.sim.backends import BACKENDS, DEFAULT_BACKEND
+    from ifmac.sim.regress import DEFAULT_BEATS
+
+    def add_stimulus(p, what):
+        p.add_argument("--pipeline", "-p", type=_nonneg_int, default=0, metavar="P",
+                       help="extra pipeline register stages (default 0)")
+        src = p.add_mutually_exclusive_group(required=True)
+        src.add_argument("--vectors", metavar="IN.npz",
+                         help="keys a, a_scale, w, w_scale, last (as `ifmac vectors` writes)")
+        src.add_argument("--beats", "-n", type=_positive_int, metavar="N",
+                         help=f"random beats {what}")
+        p.add_argument("--seed", "-s", type=_nonneg_int, default=0, metavar="S")
+        p.add_argument("--gap", type=_probability, default=0.0, metavar="P",
+                       help="probability of 1-3 idle cycles before a beat (default 0)")
+        p.add_argument("--reset", type=_nonneg_int, action="append", default=[], metavar="CYCLE",
+                       help="assert reset in this cycle (repeatable)")
+
+    r = sub.add_parser("run", help="run beats through the RTL and check them")
     _add_format(r, arch=True)
-    r.add_argument("--vectors", required=True, metavar="IN.npz",
-                   help="keys a, a_scale, w, w_scale, last (as `ifmac vectors` writes)")
-    r.add_argument("-o", "--output", required=True, metavar="OUT.npz")
-    r.add_argument("--simulator", choices=("verilator", "icarus"), default=None)
+    add_stimulus(r, "instead of --vectors")
+    r.add_argument("-o", "--output", required=True, metavar="OUT.npz",
+                   help="observed result, cycle, status")
+    r.add_argument("--simulator", choices=tuple(BACKENDS), default=DEFAULT_BACKEND,
+                   metavar="SIM", help=f"one of: {', '.join(BACKENDS)} (default "
+                   f"{DEFAULT_BACKEND}, the native backend)")
     r.set_defaults(func=cmd_run)
+
+    t = sub.add_parser("testbench", help="export a self-checking SystemVerilog testbench")
+    _add_format(t, arch=True)
+    add_stimulus(t, "instead of --vectors")
+    t.add_argument("-o", "--output", required=True, metavar="DIR")
+    t.set_defaults(func=cmd_testbench)
 
     s = sub.add_parser("sim", help="the MAC regression (what `make sim` runs)")
     s.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
@@ -213,10 +291,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
     s.add_argument("--block-size", "-b", type=_block_size, metavar="B")
     s.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
-    s.add_argument("--random-beats", type=_positive_int, default=20000, metavar="N")
+    s.add_argument("--beats", "-n", type=_positive_int, default=DEFAULT_BEATS, metavar="N",
+                   help=f"beats per configuration (default {DEFAULT_BEATS:,})")
     s.add_argument("--seed", type=_nonneg_int, default=1)
-    s.add_argument("--simulator", choices=("verilator", "icarus"), default=None)
+    s.add_argument("--simulator", choices=tuple(BACKENDS), default=DEFAULT_BACKEND,
+                   metavar="SIM", help=f"one of: {', '.join(BACKENDS)}")
+    s.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
+                   help="run the K-th of N disjoint slices of the work")
+    s.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML")
+    s.add_argument("--summary", metavar="FILE.json",
+                   help="default build/sim/summary.json (summary-K-of-N.json for a shard)")
     s.set_defaults(func=cmd_sim)
+
+    mg = sub.add_parser("merge", help="combine `ifmac sim` shard summaries into one table")
+    mg.add_argument("summaries", nargs="+", metavar="SUMMARY.json")
+    mg.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML")
+    mg.set_defaults(func=cmd_merge)
 
     y = sub.add_parser("synth", help="Yosys area/delay reports (what `make synth` runs)",
                        description="Synthesize MAC configurations (default: every format x "
@@ -249,7 +339,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (UsageError, ValueError) as e:
+    except InputError as e:
         print(f"ifmac {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:

@@ -1,46 +1,74 @@
-"""Run beat streams through a MAC's Verilog in cocotb and check them against
-the golden model (values) and the cycle model (cycles)."""
+"""Run beat streams through a MAC on any backend and check them: the one
+comparator of observed results against the golden model (values, status)
+and the cycle model (cycles).
+
+`check` runs one in-memory stimulus and keeps the observed arrays;
+`check_stream` runs any number of stimulus chunks (millions of beats) and
+keeps only the counts, with golden model and simulation overlapping on the
+native backend. Either writes a waveform of the first failure.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import collections
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
-from ifmac.golden import cycle_model, mac
 from ifmac.golden.vectors import Beats
 from ifmac.hdl.mac import MAC
-from ifmac.hdl.verilog import convert
 
-from .harness import simulate
+from .backends import Observed, get_backend
+from .stimulus import Expected, Schedule, Stimulus, expected, schedule
+
+__all__ = ["Comparison", "compare", "MacCheck", "check", "check_stream", "Schedule", "schedule"]
+
+
+def _f32(bits: int) -> str:
+    return f"{int(bits):#010x} ({float(np.uint32(bits).view(np.float32))!r})"
 
 
 @dataclass
-class Schedule:
-    """Per-cycle valid and reset for a beat stream."""
-    valid: np.ndarray
-    reset: np.ndarray
+class Comparison:
+    mismatches: int
+    first_error: str | None = None
+    #: Cycle just past which the first mismatch shows (for a waveform).
+    first_bad_cycle: int | None = None
 
 
-def schedule(n_beats: int, latency: int, gap: float = 0.0, resets=(), seed: int = 0) -> Schedule:
-    """One beat per valid cycle; with probability `gap` 1-3 idle cycles before a
-    beat; reset high in the given cycles; idle cycles at the end to drain."""
-    rng = np.random.default_rng(seed)
-    gaps = np.where(rng.random(n_beats) < gap, rng.integers(1, 4, n_beats), 0)
-    T = int(n_beats + gaps.sum()) + latency + 2
-    valid = np.zeros(T, dtype=np.uint8)
-    valid[np.cumsum(gaps + 1) - 1] = 1
-    reset = np.zeros(T, dtype=np.uint8)
-    for r in resets:
-        if 0 <= r < T:
-            reset[r] = 1
-    return Schedule(valid, reset)
+def compare(exp: Expected, obs: Observed, segment_offset: int = 0) -> Comparison:
+    """In-order comparison of every observed result with the expected one:
+    value, status and cycle. A missing or extra result is one mismatch each."""
+    n = min(len(exp), len(obs))
+    bad = np.flatnonzero((obs.result[:n] != exp.result[:n]) | (obs.status[:n] != exp.status[:n])
+                         | (obs.cycle[:n] != exp.cycle[:n]))
+    mism = len(bad) + abs(len(exp) - len(obs))
+    if not mism:
+        return Comparison(0)
+    if len(bad):
+        k = int(bad[0])
+        msg = (f"segment #{segment_offset + k}: expected {_f32(exp.result[k])} status "
+               f"{int(exp.status[k])} at cycle {int(exp.cycle[k])}, got {_f32(obs.result[k])} "
+               f"status {int(obs.status[k])} at cycle {int(obs.cycle[k])}")
+        cycle = int(max(exp.cycle[k], obs.cycle[k]))
+    elif len(exp) > n:
+        msg = (f"segment #{segment_offset + n}: expected {_f32(exp.result[n])} at cycle "
+               f"{int(exp.cycle[n])}, no result seen ({len(exp) - n} missing)")
+        cycle = int(exp.cycle[n])
+    else:
+        msg = (f"unexpected result #{segment_offset + n} at cycle {int(obs.cycle[n])}: "
+               f"{_f32(obs.result[n])} ({len(obs) - n} extra)")
+        cycle = int(obs.cycle[n])
+    return Comparison(mism, msg, cycle)
 
 
 @dataclass
 class MacCheck:
     name: str
+    backend: str
     beats: int
     segments: int
     mismatches: int
@@ -48,58 +76,93 @@ class MacCheck:
     build_seconds: float
     build_cached: bool
     latency: int
-    result: np.ndarray
-    status: np.ndarray
-    cycle: np.ndarray
-    expect_result: np.ndarray
     first_error: str | None = None
     waveform: Path | None = None
+    #: Observed arrays, kept by `check` (not by `check_stream`).
+    observed: Observed | None = None
+    expected: Expected | None = None
+    chunks: int = 0
+    extra: dict = field(default_factory=dict)
 
     @property
     def beats_per_second(self) -> float:
         return self.beats / self.seconds if self.seconds else 0.0
 
+    # Shorthands for the observed arrays.
+    @property
+    def result(self) -> np.ndarray:
+        return self.observed.result
+
+    @property
+    def status(self) -> np.ndarray:
+        return self.observed.status
+
+    @property
+    def cycle(self) -> np.ndarray:
+        return self.observed.cycle
+
+
+def check_stream(dut: MAC, stimuli: Iterable[Stimulus], name: str = "run",
+                 backend: str | None = None, keep: bool = False, waves: bool = True,
+                 progress=None) -> MacCheck:
+    """Simulate every stimulus chunk on `backend` and compare each with the
+    golden and cycle models. One chunk is kept in flight: the backend
+    simulates chunk k while the golden model computes it and the next one is
+    built. `keep` keeps the observed arrays (single-chunk runs); `waves`
+    replays the first failing chunk with tracing; `progress(beats)` is called
+    after each chunk."""
+    be = get_backend(backend, dut)
+    info = be.build()
+    beats = segments = mismatches = chunks = 0
+    first_error, waveform = None, None
+    kept: list = []
+    pending: collections.deque = collections.deque()
+    t0 = time.perf_counter()
+
+    def settle(session):
+        nonlocal beats, segments, mismatches, chunks, first_error, waveform
+        stim, exp = pending.popleft()
+        obs = session.result()
+        cmp = compare(exp, obs, segments)
+        if cmp.mismatches and first_error is None:
+            first_error = f"chunk {chunks}: {cmp.first_error}" if chunks else cmp.first_error
+            if waves:
+                waveform = be.waveform(stim, cmp.first_bad_cycle, f"{name}-fail")
+        mismatches += cmp.mismatches
+        beats += len(stim.beats)
+        segments += len(exp)
+        chunks += 1
+        if keep:
+            kept.append((exp, obs))
+        if progress:
+            progress(beats)
+
+    with be.session() as session:
+        for stim in stimuli:
+            session.submit(stim)
+            pending.append((stim, expected(dut.fmt, dut.arch, dut.latency, stim)))
+            while len(pending) > 1:
+                settle(session)
+        while pending:
+            settle(session)
+    seconds = time.perf_counter() - t0
+    out = MacCheck(dut.name, be.name, beats, segments, mismatches, seconds, info.seconds,
+                   info.cached, dut.latency, first_error, waveform, chunks=chunks)
+    if keep:
+        out.expected = _concat(Expected, [e for e, _ in kept])
+        out.observed = _concat(Observed, [o for _, o in kept])
+    return out
+
+
+def _concat(cls, parts):
+    """Expected or Observed of several chunks in one (cycles stay per chunk)."""
+    return cls(*(np.concatenate([getattr(p, k) for p in parts])
+                 for k in ("result", "status", "cycle")))
+
 
 def check(dut: MAC, beats: Beats, sched: Schedule | None = None, name: str = "run",
-          simulator: str | None = None) -> MacCheck:
-    """Simulate `beats` on `dut`'s Verilog; compare every result, status and cycle."""
-    sched = sched or schedule(len(beats), dut.latency)
-    # Per-cycle last: the last flag of the beat presented in that cycle.
-    beat_at = np.cumsum(sched.valid) - 1
-    last_c = np.zeros(len(sched.valid), bool)
-    vc = sched.valid.astype(bool)
-    last_c[vc] = beats.last[beat_at[vc]]
-    cm = cycle_model(vc, last_c, dut.latency, sched.reset.astype(bool))
-    kept = cm.kept
-    a, a_s, w, w_s, last = (x[kept] for x in beats.arrays())
-    exp_r, exp_s = mac(dut.fmt, dut.arch, a, a_s, w, w_s, last, dut.block_size, return_status=True)
-    vectors = {"a": beats.a, "w": beats.w, "a_scale": beats.a_scale, "w_scale": beats.w_scale,
-               "last": beats.last.astype(np.uint8), "valid": sched.valid, "reset": sched.reset,
-               "result": exp_r, "status": exp_s, "cycle": cm.cycle,
-               "element_bits": np.int64(dut.fmt.bits)}
-
-    def first_bad(got):
-        n = min(len(got["result"]), len(exp_r))
-        bad = np.flatnonzero((got["result"][:n] != exp_r[:n]) | (got["cycle"][:n] != cm.cycle[:n]))
-        if len(bad):
-            return int(max(got["cycle"][bad[0]], cm.cycle[bad[0]])) + 1
-        return int(cm.cycle[n]) + 1 if n < len(exp_r) else None
-
-    top = dut.name
-    run = simulate(top, convert(dut, top, dut.header()), "ifmac.sim.tb_mac", vectors, {}, name,
-                   simulator, first_bad=first_bad)
-    got_r = run.got.get("result", np.zeros(0, np.uint32))
-    got_c = run.got.get("cycle", np.zeros(0, np.int64))
-    got_s = run.got.get("status", np.zeros(0, np.uint8))
-    n = min(len(got_r), len(exp_r))
-    mism = int(np.count_nonzero((got_r[:n] != exp_r[:n]) | (got_c[:n] != cm.cycle[:n])
-                                | (got_s[:n] != exp_s[:n]))) + abs(len(got_r) - len(exp_r))
-    err = None
-    if mism or run.failures:
-        log = (run.build.directory / f"run-{name}" / "sim.log")
-        err = next((line.strip() for line in log.read_text().splitlines()
-                    if "segment #" in line or "unexpected result" in line), None) \
-            if log.exists() else None
-        mism = max(mism, 1)
-    return MacCheck(top, len(beats), len(exp_r), mism, run.seconds, run.build.seconds,
-                    run.build.cached, dut.latency, got_r, got_s, got_c, exp_r, err, run.waveform)
+          backend: str | None = None) -> MacCheck:
+    """Simulate `beats` (played by `sched`, default one beat per cycle) and
+    compare every result, status and cycle; the observed arrays are kept."""
+    stim = Stimulus(beats, sched or schedule(len(beats), dut.latency))
+    return check_stream(dut, [stim], name, backend, keep=True)

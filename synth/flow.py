@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import MAC, STAGES
 from ifmac.hdl.verilog import convert_rtlil
 
@@ -77,7 +78,7 @@ def yosys_tool() -> str:
     forced = os.environ.get("IFMAC_YOSYS")
     if forced:
         if forced not in ("pyosys", "yowasp"):
-            raise ValueError(f"IFMAC_YOSYS={forced!r}; expected pyosys or yowasp")
+            raise InputError(f"IFMAC_YOSYS={forced!r}; expected pyosys or yowasp")
         return forced
     try:
         import pyosys  # noqa: F401

@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ifmac.golden.errors import InputError
+
 __all__ = ["find_liberty", "PACKAGE", "LIBRARY_NAME"]
 
 PACKAGE = "qflow-tech-osu018"
@@ -51,7 +53,7 @@ def find_liberty(explicit: str | None = None,
     if given:
         path = Path(given)
         if not path.is_file():
-            raise ValueError(f"Liberty file {given!r} does not exist; expected a .lib file")
+            raise InputError(f"Liberty file {given!r} does not exist; expected a .lib file")
         return path.resolve(), f"Liberty library {path}"
     cached = cache / LIBRARY_NAME
     if cached.is_file():
