@@ -1,7 +1,7 @@
 """Bit-exact golden codec: float32 tensors to block-scaled codes and back.
 
 `quantize` follows the fouroversix PyTorch reference quantizer's float32
-operation order step by step (SPEC §3), so that the same input gives the
+operation order step by step (docs/contract.md §2), so that the same input gives the
 same codes and scale bytes. Each step is one function below; a comment marks
 every place where ifmac deliberately differs from the reference:
 
@@ -30,7 +30,7 @@ from .formats import (SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_f
 __all__ = ["RULES", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
            "check_codes", "check_scales", "decode_scale_payload", "pairwise_sum"]
 
-#: Block error measures for the INT/FP choice (SPEC §3 step 6).
+#: Block error measures for the INT/FP choice (the reference quantizer's step 6).
 RULES = ("mse", "mae", "abs_max")
 
 DEFAULT_BLOCK_SIZE = 16

@@ -1,4 +1,4 @@
-"""Golden MAC model, bit-exact with the RTL (SPEC §4, §5).
+"""Golden MAC model, bit-exact with the RTL (docs/contract.md §3, §4).
 
 One beat is one block pair (B codes and a scale byte for each of A and W).
 A segment is a run of beats ending with `last`; its dot product is one FP32

@@ -1,4 +1,4 @@
-"""The block-scaled MAC unit (SPEC §4) as one parameterized Amaranth component.
+"""The block-scaled MAC unit (docs/contract.md §3, §4) as one parameterized Amaranth component.
 
 One beat per clock is one block pair: B element codes and a scale byte for
 each of A and W. A segment is a run of beats ending with `last`; its dot

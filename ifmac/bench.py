@@ -75,7 +75,41 @@ def bench_fp_units(n: int = 200_000) -> dict:
     return out
 
 
-SECTIONS = [bench_quantize, bench_golden_mac, bench_fp_units]
+def bench_backends() -> dict:
+    """Beats/s of the native and cocotb backends on the same stimulus (one
+    beat per cycle, observed results only: the golden model is not timed),
+    after a build that is not timed either."""
+    from ifmac.hdl.mac import MAC
+    from ifmac.golden.vectors import random_beats
+    from ifmac.sim.backends import get_backend
+    from ifmac.sim.mac_run import compare
+    from ifmac.sim.stimulus import Stimulus, expected, schedule
+    out = {}
+    print("MAC simulation backends, side by side (builds cached and not timed)")
+    for arch, native_beats, cocotb_beats in (("fused", 2_000_000, 20_000),
+                                             ("lane", 500_000, 10_000)):
+        dut = MAC("if4", arch, 16)
+        speed = {}
+        for backend, n in (("verilator", native_beats), ("cocotb", cocotb_beats)):
+            b = random_beats("if4", 16, n, seed=1)
+            stim = Stimulus(b, schedule(n, dut.latency))
+            be = get_backend(backend, dut)
+            info = be.build()
+            t0 = time.perf_counter()
+            obs = be.run(stim)
+            seconds = time.perf_counter() - t0
+            bad = compare(expected(dut.fmt, arch, dut.latency, stim), obs).mismatches
+            speed[backend] = n / seconds
+            build = "cached" if info.cached else f"{info.seconds:.0f} s"
+            print(f"  {dut.name} {backend:9s} {speed[backend]:>12,.0f} beats/s  ({n:,} beats in "
+                  f"{seconds:.2f} s, build {build}, {bad} mismatches)")
+        ratio = speed["verilator"] / speed["cocotb"]
+        out[arch] = dict(speed, ratio=ratio)
+        print(f"  {dut.name} native / cocotb: {ratio:.0f}x")
+    return out
+
+
+SECTIONS = [bench_quantize, bench_golden_mac, bench_backends, bench_fp_units]
 
 
 def main() -> None:

@@ -103,14 +103,13 @@ class MacCheck:
 
 
 def check_stream(dut: MAC, stimuli: Iterable[Stimulus], name: str = "run",
-                 backend: str | None = None, keep: bool = False, waves: bool = True,
-                 progress=None) -> MacCheck:
+                 backend: str | None = None, keep: bool = False, waves: bool = True
+                 ) -> MacCheck:
     """Simulate every stimulus chunk on `backend` and compare each with the
     golden and cycle models. One chunk is kept in flight: the backend
     simulates chunk k while the golden model computes it and the next one is
     built. `keep` keeps the observed arrays (single-chunk runs); `waves`
-    replays the first failing chunk with tracing; `progress(beats)` is called
-    after each chunk."""
+    replays the first failing chunk with tracing."""
     be = get_backend(backend, dut)
     info = be.build()
     beats = segments = mismatches = chunks = 0
@@ -134,8 +133,6 @@ def check_stream(dut: MAC, stimuli: Iterable[Stimulus], name: str = "run",
         chunks += 1
         if keep:
             kept.append((exp, obs))
-        if progress:
-            progress(beats)
 
     with be.session() as session:
         for stim in stimuli:

@@ -1,4 +1,4 @@
-"""Stimulus suites for the MAC regressions (SPEC §6).
+"""Stimulus suites for the MAC regressions (docs/contract.md §6).
 
 Each suite is a `Beats` stream that ends on a segment boundary, so suites
 concatenate into one simulation per configuration.

@@ -2,7 +2,7 @@
 
 Written without the golden model's code: element values come from ml_dtypes
 (or the spec's tables where ml_dtypes has no type), every value is a Python
-Fraction, and rounding to binary32 happens only where SPEC §4 says fl32.
+Fraction, and rounding to binary32 happens only where docs/contract.md §3 says fl32.
 It is slow and simple on purpose.
 """
 

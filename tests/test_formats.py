@@ -29,7 +29,7 @@ def test_fp_codes_match_ml_dtypes(name):
 
 @pytest.mark.parametrize("name", ["if3", "nvfp3"])
 def test_e2m0_table(name):
-    """E2M0: bit 2 sign, code&3 -> 0, 1, 2, 4 (SPEC §2)."""
+    """E2M0: bit 2 sign, code&3 -> 0, 1, 2, 4 (docs/contract.md §1)."""
     f = FORMATS[name]
     assert [float(v) for v in f.fp_values] == [0, 1, 2, 4, 0, -1, -2, -4]
 
@@ -68,12 +68,12 @@ def test_fixed_table_is_exact(name):
                                        ("if6_e3m2", 28), ("nvfp3", 4), ("nvfp6_e2m3", 7.5),
                                        ("nvfp6_e3m2", 28)])
 def test_qmax(name, qmax):
-    """Qmax per SPEC §3 step 2."""
+    """Qmax of the reference quantizer, step 2."""
     assert FORMATS[name].qmax == qmax
 
 
 def test_expansion_constants():
-    """C = float32(6/7) = 0x3F5B6DB7 and float32(36/49) = 0x3F3C14E6 (SPEC §4)."""
+    """C = float32(6/7) = 0x3F5B6DB7 and float32(36/49) = 0x3F3C14E6 (docs/contract.md §3)."""
     f = FORMATS["if4"]
     assert [f.expansion_f32(n) for n in range(3)] == [0x3F800000, 0x3F5B6DB7, 0x3F3C14E6]
     for name, f in FORMATS.items():

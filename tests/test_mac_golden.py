@@ -41,7 +41,7 @@ SEGMENTS = {8: 7000, 16: 2000, 32: 1000}
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
 def test_mac_matches_exact_reference(fmt, arch):
-    """mac() is bit-exact with exact rational arithmetic rounded where SPEC §4 rounds."""
+    """mac() is bit-exact with exact rational arithmetic rounded where docs/contract.md §3 rounds."""
     total = 0
     for B, n_seg in SEGMENTS.items():
         seed = zlib.crc32(f"{fmt}/{arch}/{B}".encode())

@@ -1,9 +1,11 @@
-"""The MAC RTL: parameters, Verilog, and the fast cocotb subset of `make sim`.
+"""The MAC RTL: parameters, Verilog, and the fast subset of `make sim` on the
+native backend.
 
 `make sim` runs the full default regression; here every format runs at least
 once, if4 and nvfp4 in both architectures, each with directed corners, the
-exhaustive element-code-pair sweep, quantized tensors, random beats with
-valid gaps and a reset mid-segment; if4 also gets the 65,536 scale pairs.
+exhaustive element-code-pair sweep, quantized tensors (K = 4096 dot
+products among them), random beats with valid gaps and a reset
+mid-segment; if4 also gets the 65,536 scale pairs.
 """
 
 import gc
@@ -19,7 +21,7 @@ from ifmac.hdl.mac import MAC, module_name
 from ifmac.hdl.verilog import convert, lint
 from ifmac.sim import suites
 from ifmac.sim.mac_run import check, schedule
-from ifmac.sim.regress import run_config
+from ifmac.sim.regress import run_unit
 
 # Lane designs at B=8 keep the Verilator builds of `make test` short; `make
 # sim` covers every format x arch at B=16 and if4/nvfp4 at 8 and 32.
@@ -84,7 +86,7 @@ def test_iverilog_compiles(tmp_path):
 def test_regression_subset(fmt, arch, B):
     """Corners, code-pair sweep, quantized tensors, random beats with gaps and a
     reset: zero mismatches in value, status and cycle."""
-    r = run_config(fmt, arch, B, random_beats=4000, seed=2, sweeps=False)
+    r = run_unit(fmt, arch, B, beats=120_000, seed=2, sweeps=False)
     beats_sweep = suites.code_pairs(fmt, B)
     r2 = check(MAC(fmt, arch, B), beats_sweep, name="code-pairs")
     print(f"{r.config}: {r.beats + r2.beats} beats, {r.segments + r2.segments} segments, "
@@ -118,19 +120,35 @@ def test_fp_only_flag_sets_status_and_completes():
     assert r.mismatches == 0 and r.status.tolist() == [0, 1, 0]
 
 
-def test_mismatch_is_reported_with_waveform(monkeypatch):
+@pytest.mark.parametrize("backend", ["verilator", "cocotb"])
+def test_mismatch_is_reported_with_waveform(monkeypatch, backend):
     """A wrong expectation is caught: the first mismatching segment is named
-    and a waveform is written under build/."""
-    import ifmac.sim.mac_run as mr
-    real = mr.mac
+    and a waveform ending just past it is written under build/."""
+    import ifmac.sim.stimulus as st
+    real = st.mac
 
     def wrong(*args, **kwargs):
-        res, st = real(*args, **kwargs)
+        res, status = real(*args, **kwargs)
         res = res.copy()
         res[3] ^= 1
-        return res, st
-    monkeypatch.setattr(mr, "mac", wrong)
+        return res, status
+    monkeypatch.setattr(st, "mac", wrong)
     b = random_beats("if4", 16, 200, seed=5)
-    r = check(MAC("if4", "fused", 16), b, name="inject")
-    assert r.mismatches >= 1 and "segment #3" in (r.first_error or "")
-    assert r.waveform is not None and r.waveform.exists()
+    r = check(MAC("if4", "fused", 16), b, name=f"inject-{backend}", backend=backend)
+    assert r.mismatches == 1 and "segment #3" in (r.first_error or "")
+    assert r.waveform is not None and r.waveform.exists() and r.waveform.stat().st_size > 1000
+
+
+def test_native_chunks_and_long_segments():
+    """Several chunks through one harness process; each chunk's results are
+    compared with its own golden results (K = 4096 dot products included)."""
+    from ifmac.sim.mac_run import check_stream
+    from ifmac.sim.stimulus import Stimulus
+    dut = MAC("nvfp4", "fused", 16)
+    chunks = [suites.quantized("nvfp4", 16, rows=4, k_blocks=256, seed=s) for s in range(3)]
+    stims = [Stimulus(c, schedule(len(c), dut.latency, gap=0.2, seed=s, resets=[100 + s]))
+             for s, c in enumerate(chunks)]
+    r = check_stream(dut, stims, name="chunks")
+    assert r.chunks == 3 and r.beats == sum(len(c) for c in chunks)
+    # A reset inside the first segment of each chunk drops that segment.
+    assert r.segments == 3 * (16 - 1) and r.mismatches == 0, r.first_error
