@@ -106,3 +106,67 @@ def test_console_script_no_traceback(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.startswith("ifmac quantize: error: last dimension")
+
+
+def test_run_native_and_amaranth(tmp_path, capsys):
+    """`ifmac run` on a user's .npz: observed arrays written, verdict printed;
+    the native and Amaranth backends observe the same."""
+    run(["vectors", "-f", "if3", "-a", "fused", "-b", "8", "-n", "300", "-s", "2",
+         "-o", str(tmp_path / "v.npz")], capsys)
+    outs = {}
+    for sim in ("verilator", "amaranth"):
+        rc, out, _ = run(["run", "-f", "if3", "-a", "fused", "-b", "8", "--vectors",
+                          str(tmp_path / "v.npz"), "-o", str(tmp_path / f"{sim}.npz"),
+                          "--simulator", sim], capsys)
+        assert rc == 0 and f"on {sim}: 300 beats" in out and "match the golden model" in out
+        outs[sim] = np.load(tmp_path / f"{sim}.npz")
+    d = np.load(tmp_path / "v.npz")
+    assert np.array_equal(outs["verilator"]["result"], d["result"])
+    for k in ("result", "cycle", "status"):
+        assert np.array_equal(outs["verilator"][k], outs["amaranth"][k])
+
+
+def test_testbench_command(tmp_path, capsys):
+    rc, out, _ = run(["testbench", "-f", "nvfp4", "-a", "lane", "-b", "8", "--beats", "200",
+                      "--gap", "0.2", "--reset", "50", "-o", str(tmp_path / "tb")], capsys)
+    assert rc == 0 and "ifmac_nvfp4_lane_b8: 200 beats" in out
+    tb = (tmp_path / "tb" / "tb.sv").read_text()
+    assert "module tb;" in tb and "$fatal" in tb and "import \"DPI" not in tb
+    cycles = (tmp_path / "tb" / "cycles.hex").read_text().split()
+    flags = [int(c, 16) >> (2 * 32 + 16) for c in cycles]
+    assert sum(f & 1 for f in flags) == 200 and flags[50] & 4
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sim", "--shard", "3/2"], "expected K/N with 1 <= K <= N, not '3/2'"),
+    (["sim", "--shard", "x"], "expected K/N with integers, not 'x'"),
+    (["run", "-f", "if4", "-a", "lane", "-o", "o.npz"],
+     "one of the arguments --vectors --beats/-n is required"),
+    (["run", "-f", "if4", "-a", "lane", "-n", "5", "--simulator", "xsim", "-o", "o.npz"],
+     "invalid choice: 'xsim'"),
+    (["testbench", "-f", "if4", "-a", "lane", "-n", "5", "--gap", "1.5", "-o", "d"],
+     "expected a number from 0 to below 1, not 1.5"),
+])
+def test_bad_simulation_arguments_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_merge_bad_summary_exit_2(tmp_path, capsys):
+    (tmp_path / "s.json").write_text("{}")
+    rc, _, err = run(["merge", str(tmp_path / "s.json")], capsys)
+    assert rc == 2 and "is not an `ifmac sim` summary" in err
+
+
+def test_internal_error_keeps_its_traceback(monkeypatch, tmp_path):
+    """Only InputError is a usage error; any other ValueError is a bug and
+    propagates with its traceback."""
+    from ifmac.golden import codec
+
+    def broken(*args, **kwargs):
+        raise ValueError("internal invariant broken")
+    monkeypatch.setattr(codec, "quantize", broken)
+    np.save(tmp_path / "x.npy", np.ones((2, 16), np.float32))
+    with pytest.raises(ValueError, match="internal invariant broken"):
+        main(["quantize", str(tmp_path / "x.npy"), "-f", "if4", "-o", str(tmp_path / "q.npz")])
