@@ -184,7 +184,7 @@ class CocotbBackend(Backend):
 
     def __init__(self, dut, simulator: str | None = None):
         super().__init__(dut)
-        self.simulator = simulator or os.environ.get("IFMAC_COCOTB_SIM", "verilator")
+        self.simulator = simulator or runner.default_simulator()
 
     def build(self) -> BuildInfo:
         b = runner.build(self.dut.name, self.verilog, self.simulator)

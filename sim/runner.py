@@ -31,9 +31,9 @@ SIMULATORS = ("verilator", "icarus")
 
 
 def default_simulator() -> str:
-    sim = os.environ.get("SIM", "verilator")
+    sim = os.environ.get("IFMAC_COCOTB_SIM", "verilator")
     if sim not in SIMULATORS:
-        raise InputError(f"unknown simulator {sim!r} (from SIM); expected one of "
+        raise InputError(f"unknown simulator {sim!r} (from IFMAC_COCOTB_SIM); expected one of "
                          f"{', '.join(SIMULATORS)}")
     return sim
 
@@ -86,7 +86,7 @@ def build(top: str, verilog: str, simulator: str | None = None, waves: bool = Fa
     from cocotb_tools.runner import get_runner
     simulator = simulator or default_simulator()
     if simulator == "icarus" and not icarus_available():
-        raise InputError("SIM=icarus needs `iverilog` on PATH")
+        raise InputError("cocotb on icarus needs `iverilog` on PATH")
     _setup_env()
     waves = waves and simulator == "verilator"
     opts = f"waves={waves} cxx={_cxx_opt()}" if simulator == "verilator" else ""
