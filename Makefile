@@ -19,7 +19,7 @@ venv: $(STAMP)
 
 # The suite: unit tests, golden-model checks, the fast RTL subset.
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) -m "not slow"
+	$(PY) -m pytest -q -n $(JOBS) -m "not slow" --durations=15
 
 # Long regressions (millions of vectors), kept out of `make test`.
 regress: $(STAMP)

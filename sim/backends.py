@@ -1,7 +1,7 @@
 """Simulation backends: one interface, four simulators.
 
 A backend runs one MAC configuration on `Stimulus` chunks and returns what
-the outputs showed (`Observed`: result, status, cycle). Comparison with the
+the outputs showed (`Results`: result, status, cycle). Comparison with the
 golden and cycle models is not a backend's business: ifmac.sim.mac_run does
 it, the same for all of them.
 
@@ -13,7 +13,7 @@ it, the same for all of them.
                of the Verilog backend (small runs: about 300 beats/s fused,
                25-45 lane).
 
-`backend.session()` gives `submit(stim)` / `result() -> Observed`, in
+`backend.session()` gives `submit(stim)` / `result() -> Results`, in
 order; only the native backend overlaps them, the others run at `result`.
 `backend.waveform(stim, stop, name)` replays a stimulus up to cycle `stop`
 with tracing and returns the waveform's path.
@@ -33,28 +33,12 @@ from ifmac.hdl.mac import MAC
 from ifmac.hdl.verilog import convert
 
 from . import native, runner
-from .stimulus import FLAG_LAST, FLAG_RESET, FLAG_VALID, Expected, Stimulus, cycle_records
+from .stimulus import (FLAG_LAST, FLAG_RESET, FLAG_VALID, Results, Stimulus, cycle_records,
+                       records_as_ints)
 
-__all__ = ["BACKENDS", "Observed", "BuildInfo", "get_backend", "DEFAULT_BACKEND"]
+__all__ = ["BACKENDS", "BuildInfo", "get_backend", "DEFAULT_BACKEND"]
 
 DEFAULT_BACKEND = "verilator"
-
-
-@dataclass
-class Observed:
-    """Every result the MAC's outputs showed, in order, with the cycle
-    (within the stimulus) at which result_valid was high."""
-    result: np.ndarray
-    status: np.ndarray
-    cycle: np.ndarray
-
-    @classmethod
-    def from_arrays(cls, cycle, result, status) -> "Observed":
-        return cls(np.asarray(result, np.uint32), np.asarray(status, np.uint8),
-                   np.asarray(cycle, np.int64))
-
-    def __len__(self) -> int:
-        return len(self.result)
 
 
 @dataclass(frozen=True)
@@ -73,7 +57,7 @@ class _Batch:
     def submit(self, stim: Stimulus) -> None:
         self._pending.append(stim)
 
-    def result(self) -> Observed:
+    def result(self) -> Results:
         return self._run(self._pending.popleft())
 
     def __enter__(self):
@@ -81,14 +65,6 @@ class _Batch:
 
     def __exit__(self, *exc):
         return None
-
-
-def _records_as_ints(rec: np.ndarray):
-    """Per cycle: flags, a_scale, w_scale, a and w as Python ints."""
-    nb = (rec.shape[1] - 3) // 2
-    return (rec[:, 0].tolist(), rec[:, 1].tolist(), rec[:, 2].tolist(),
-            [int.from_bytes(r.tobytes(), "little") for r in rec[:, 3:3 + nb]],
-            [int.from_bytes(r.tobytes(), "little") for r in rec[:, 3 + nb:]])
 
 
 class Backend:
@@ -110,7 +86,7 @@ class Backend:
     def session(self):
         return _Batch(self.run)
 
-    def run(self, stim: Stimulus) -> Observed:
+    def run(self, stim: Stimulus) -> Results:
         with self.session() as s:
             s.submit(stim)
             return s.result()
@@ -157,9 +133,9 @@ class _NativeSession:
     def submit(self, stim):
         self._s.submit(stim)
 
-    def result(self) -> Observed:
+    def result(self) -> Results:
         r = self._s.result()
-        return Observed.from_arrays(r["cycle"], r["result"], r["status"])
+        return Results.from_arrays(r["cycle"], r["result"], r["status"])
 
     def __enter__(self):
         return self
@@ -190,7 +166,7 @@ class CocotbBackend(Backend):
         b = runner.build(self.dut.name, self.verilog, self.simulator)
         return BuildInfo(b.seconds, b.cached)
 
-    def _simulate(self, stim, name, waves=False, stop=None) -> Observed:
+    def _simulate(self, stim, name, waves=False, stop=None) -> Results:
         b = runner.build(self.dut.name, self.verilog, self.simulator, waves=waves)
         run_dir = b.directory / f"run-{name}"
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -206,7 +182,7 @@ class CocotbBackend(Backend):
             raise RuntimeError(f"the cocotb run wrote no output; see {run_dir / 'sim.log'}")
         d = np.load(out)
         self._last_build = b
-        return Observed.from_arrays(d["cycle"], d["result"], d["status"])
+        return Results.from_arrays(d["cycle"], d["result"], d["status"])
 
     def run(self, stim):
         return self._simulate(stim, "run")
@@ -227,15 +203,15 @@ class IcarusBackend(Backend):
                                "(Debian package iverilog)")
         return BuildInfo(0.0, False)
 
-    def _run(self, stim, name, vcd=False) -> tuple[Observed, Path]:
+    def _run(self, stim, name, vcd=False) -> tuple[Results, Path]:
         from . import testbench
-        exp = Expected(np.zeros(0, np.uint32), np.zeros(0, np.uint8), np.zeros(0, np.int64))
+        exp = Results.from_arrays([], [], [])
         d = self._dir(name)
         testbench.export(self.dut, stim, exp, d, verilog=self.verilog)
         r = testbench.run(d, "icarus", plusargs=["+vcd"] if vcd else [])
         if "PASS" not in r.summary and "FAIL" not in r.summary:
             raise RuntimeError(f"Icarus did not finish the testbench in {d}:\n{r.output[-2000:]}")
-        return Observed.from_arrays(*testbench.read_observed(d)), d
+        return Results.from_arrays(*testbench.read_observed(d)), d
 
     def run(self, stim):
         # The testbench is given no expectations (its own check then fails
@@ -251,14 +227,14 @@ class AmaranthBackend(Backend):
     """Amaranth's Python simulator on the elaborated component."""
     name = "amaranth"
 
-    def _simulate(self, stim, vcd: Path | None = None) -> Observed:
+    def _simulate(self, stim, vcd: Path | None = None) -> Results:
         from amaranth.hdl import ClockDomain, Module
         from amaranth.sim import Simulator
         dut = MAC(self.dut.fmt, self.dut.arch, self.dut.block_size, self.dut.pipeline)
         m = Module()
         m.domains.sync = cd = ClockDomain("sync")
         m.submodules.mac = dut
-        flags, a_scale, w_scale, a, w = _records_as_ints(cycle_records(dut.fmt, stim))
+        flags, a_scale, w_scale, a, w = records_as_ints(cycle_records(dut.fmt, stim))
         seen = []
 
         async def testbench(ctx):
@@ -290,7 +266,7 @@ class AmaranthBackend(Backend):
             with sim.write_vcd(str(vcd)):
                 sim.run()
         out = np.array(seen, np.int64).reshape(-1, 3)
-        return Observed.from_arrays(out[:, 0], out[:, 1], out[:, 2])
+        return Results.from_arrays(out[:, 0], out[:, 1], out[:, 2])
 
     def run(self, stim):
         return self._simulate(stim)

@@ -21,8 +21,8 @@ import numpy as np
 from ifmac.golden.vectors import Beats
 from ifmac.hdl.mac import MAC
 
-from .backends import Observed, get_backend
-from .stimulus import Expected, Schedule, Stimulus, expected, schedule
+from .backends import get_backend
+from .stimulus import Results, Schedule, Stimulus, expected, schedule
 
 __all__ = ["Comparison", "compare", "MacCheck", "check", "check_stream", "Schedule", "schedule"]
 
@@ -39,7 +39,7 @@ class Comparison:
     first_bad_cycle: int | None = None
 
 
-def compare(exp: Expected, obs: Observed, segment_offset: int = 0) -> Comparison:
+def compare(exp: Results, obs: Results, segment_offset: int = 0) -> Comparison:
     """In-order comparison of every observed result with the expected one:
     value, status and cycle. A missing or extra result is one mismatch each."""
     n = min(len(exp), len(obs))
@@ -78,9 +78,9 @@ class MacCheck:
     latency: int
     first_error: str | None = None
     waveform: Path | None = None
-    #: Observed arrays, kept by `check` (not by `check_stream`).
-    observed: Observed | None = None
-    expected: Expected | None = None
+    #: Observed and expected arrays, kept by `check` (not by `check_stream`).
+    observed: Results | None = None
+    expected: Results | None = None
     chunks: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -146,15 +146,15 @@ def check_stream(dut: MAC, stimuli: Iterable[Stimulus], name: str = "run",
     out = MacCheck(dut.name, be.name, beats, segments, mismatches, seconds, info.seconds,
                    info.cached, dut.latency, first_error, waveform, chunks=chunks)
     if keep:
-        out.expected = _concat(Expected, [e for e, _ in kept])
-        out.observed = _concat(Observed, [o for _, o in kept])
+        out.expected = _concat([e for e, _ in kept])
+        out.observed = _concat([o for _, o in kept])
     return out
 
 
-def _concat(cls, parts):
-    """Expected or Observed of several chunks in one (cycles stay per chunk)."""
-    return cls(*(np.concatenate([getattr(p, k) for p in parts])
-                 for k in ("result", "status", "cycle")))
+def _concat(parts: list[Results]) -> Results:
+    """Results of several chunks in one (cycles stay per chunk)."""
+    return Results(*(np.concatenate([getattr(p, k) for p in parts])
+                     for k in ("result", "status", "cycle")))
 
 
 def check(dut: MAC, beats: Beats, sched: Schedule | None = None, name: str = "run",

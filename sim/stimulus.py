@@ -18,7 +18,8 @@ from ifmac.golden.errors import InputError
 from ifmac.golden.formats import Format, get_format
 from ifmac.golden.vectors import Beats
 
-__all__ = ["Schedule", "schedule", "Stimulus", "Expected", "expected", "pack_codes",
+__all__ = ["Schedule", "schedule", "Stimulus", "Results", "expected", "pack_codes",
+           "records_as_ints",
            "cycle_records", "FLAG_VALID", "FLAG_LAST", "FLAG_RESET"]
 
 #: Bits of a cycle record's flags byte (native harness, exported testbench).
@@ -77,25 +78,31 @@ class Stimulus:
 
 
 @dataclass
-class Expected:
-    """Golden results of the segments that complete, in order, and the cycle
-    (within the stimulus) at which each is valid at the outputs."""
+class Results:
+    """Segment results in order, with the cycle (within the stimulus) at which
+    each is valid at the outputs: what the golden and cycle models expect
+    (`expected`), or what a simulation backend observed."""
     result: np.ndarray
     status: np.ndarray
     cycle: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, cycle, result, status) -> "Results":
+        return cls(np.asarray(result, np.uint32), np.asarray(status, np.uint8),
+                   np.asarray(cycle, np.int64))
 
     def __len__(self) -> int:
         return len(self.result)
 
 
-def expected(fmt, arch: str, latency: int, stim: Stimulus) -> Expected:
+def expected(fmt, arch: str, latency: int, stim: Stimulus) -> Results:
     """The golden model's results and the cycle model's cycles for `stim`."""
     valid = stim.sched.valid.astype(bool)
     cm = cycle_model(valid, stim.last_per_cycle(), latency, stim.sched.reset.astype(bool))
     a, a_s, w, w_s, last = (x[cm.kept] for x in stim.beats.arrays())
     result, status = mac(fmt, arch, a, a_s, w, w_s, last, stim.beats.a.shape[1],
                          return_status=True)
-    return Expected(result, status, cm.cycle)
+    return Results.from_arrays(cm.cycle, result, status)
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
@@ -113,6 +120,15 @@ def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
         if shift + bits > 64:
             words[:, word + 1] |= c >> np.uint64(64 - shift)
     return words.view(np.uint8)[:, :(B * bits + 7) // 8]
+
+
+def records_as_ints(rec: np.ndarray) -> tuple[list, list, list, list, list]:
+    """Cycle records as Python ints per cycle: flags, a_scale, w_scale, a, w
+    (for the backends that drive ports from Python)."""
+    nb = (rec.shape[1] - 3) // 2
+    return (rec[:, 0].tolist(), rec[:, 1].tolist(), rec[:, 2].tolist(),
+            [int.from_bytes(r.tobytes(), "little") for r in rec[:, 3:3 + nb]],
+            [int.from_bytes(r.tobytes(), "little") for r in rec[:, 3 + nb:]])
 
 
 def cycle_records(fmt: Format | str, stim: Stimulus) -> np.ndarray:

@@ -82,7 +82,6 @@ def corners(fmt, block_size: int, seed: int = 0) -> Beats:
     extreme codes in every lane; one-beat and 1000-beat segments, back to back."""
     f = get_format(fmt)
     B = block_size
-    rng = np.random.default_rng(seed)
     sign = 1 << (f.bits - 1)
     codes = [0, sign, sign - 1, (1 << f.bits) - 1, sign | 1]   # +0, -0 (or -8), max, -max, ...
     flag = 0x80 if f.adaptive else 0

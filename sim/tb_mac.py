@@ -18,7 +18,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from ifmac.sim.stimulus import FLAG_LAST, FLAG_RESET, FLAG_VALID
+from ifmac.sim.stimulus import FLAG_LAST, FLAG_RESET, FLAG_VALID, records_as_ints
 
 
 class MacTB:
@@ -36,13 +36,8 @@ class MacTB:
 
 @cocotb.test()
 async def mac_records(dut):
-    records = np.load(os.environ["IFMAC_VECTORS"])["records"]
-    T, width = records.shape
-    nb = (width - 3) // 2
-    flags = records[:, 0].tolist()
-    a_scale, w_scale = records[:, 1].tolist(), records[:, 2].tolist()
-    a = [int.from_bytes(row.tobytes(), "little") for row in records[:, 3:3 + nb]]
-    w = [int.from_bytes(row.tobytes(), "little") for row in records[:, 3 + nb:]]
+    flags, a_scale, w_scale, a, w = records_as_ints(np.load(os.environ["IFMAC_VECTORS"])["records"])
+    T = len(flags)
     stop = min(T, int(os.environ.get("IFMAC_STOP_AT", T)))
 
     tb = MacTB(dut)

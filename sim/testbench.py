@@ -28,7 +28,7 @@ from ifmac.golden.errors import InputError
 from ifmac.golden.model import STATUS_WIDTH
 from ifmac.hdl.verilog import LINT_WAIVERS, convert
 
-from .stimulus import Expected, Stimulus, cycle_records
+from .stimulus import Results, Stimulus, cycle_records
 
 __all__ = ["export", "run", "TestbenchRun", "read_observed", "SCRIPTS", "icarus_available"]
 
@@ -168,7 +168,7 @@ def icarus_available() -> bool:
     return shutil.which("iverilog") is not None
 
 
-def export(dut, stim: Stimulus, exp: Expected, directory, verilog: str | None = None) -> list[str]:
+def export(dut, stim: Stimulus, exp: Results, directory, verilog: str | None = None) -> list[str]:
     """Write the testbench folder for `dut` playing `stim`, checked against
     `exp`; returns the file names. `verilog`: the MAC's Verilog if already
     converted."""

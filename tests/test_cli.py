@@ -1,6 +1,5 @@
 """The `ifmac` command line: outputs, and one-line errors with exit code 2."""
 
-import os
 import subprocess
 import sys
 
@@ -8,8 +7,7 @@ import numpy as np
 import pytest
 
 from ifmac.cli import main
-from ifmac.golden import dequantize, mac, quantize
-from ifmac.golden.formats import FORMATS
+from ifmac.golden import mac, quantize
 
 
 def run(argv, capsys):

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from amaranth import Module, Signal, signed
+from amaranth import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
