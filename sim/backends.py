@@ -118,8 +118,10 @@ class VerilatorBackend(Backend):
     def waveform(self, stim, stop, name):
         b = self._build(trace=True)
         vcd = self._dir(name) / f"{self.dut.name}.vcd"
-        # Replay the chunk up to just past `stop`; dump its last 1000 cycles.
-        short = _truncate(stim, stop + 1)
+        # Replay the chunk up to just past `stop` (one more cycle: the
+        # harness's input registers delay the MAC by one); dump the last
+        # 1000 cycles.
+        short = _truncate(stim, stop + 2)
         with native.Session(b, self.dut.fmt, vcd=vcd, dump_from=max(0, stop - 1000)) as s:
             s.submit(short)
             s.result()
@@ -166,7 +168,7 @@ class CocotbBackend(Backend):
         b = runner.build(self.dut.name, self.verilog, self.simulator)
         return BuildInfo(b.seconds, b.cached)
 
-    def _simulate(self, stim, name, waves=False, stop=None) -> Results:
+    def _simulate(self, stim, name, waves=False, stop=None) -> tuple[Results, runner.Build]:
         b = runner.build(self.dut.name, self.verilog, self.simulator, waves=waves)
         run_dir = b.directory / f"run-{name}"
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -180,16 +182,15 @@ class CocotbBackend(Backend):
         runner.run(b, "ifmac.sim.tb_mac", env, name, waves=waves)
         if not out.exists():
             raise RuntimeError(f"the cocotb run wrote no output; see {run_dir / 'sim.log'}")
-        d = np.load(out)
-        self._last_build = b
-        return Results.from_arrays(d["cycle"], d["result"], d["status"])
+        with np.load(out) as d:
+            return Results.from_arrays(d["cycle"], d["result"], d["status"]), b
 
     def run(self, stim):
-        return self._simulate(stim, "run")
+        return self._simulate(stim, "run")[0]
 
     def waveform(self, stim, stop, name):
-        self._simulate(stim, f"{name}-waves", waves=True, stop=stop + 1)
-        return runner.waveform_path(self._last_build, f"{name}-waves")
+        b = self._simulate(stim, f"{name}-waves", waves=True, stop=stop + 1)[1]
+        return runner.waveform_path(b, f"{name}-waves")
 
 
 class IcarusBackend(Backend):

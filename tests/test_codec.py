@@ -239,15 +239,14 @@ def test_property_choice_never_worse(fmt, data, rule):
 @given(data=_tensors())
 @example(data=(np.array([[498.0] + [0.009765625] * 15], np.float32), 8))
 def test_property_element_error_bound(fmt, data):
-    """FP-only: every element within half the largest gap of the FP grid plus
-    the E4M3 scale's rounding overshoot of x, in units of the block's decoded
-    scale. The overshoot is Qmax times the scale's relative rounding error,
-    half its step over its value: at most 1/16 for normal scales, up to 1/2
-    for the smallest subnormal ones."""
+    """Every element within half the largest gap of its block's grid plus the
+    E4M3 scale's rounding overshoot of x, in units of the block's decoded
+    scale: the FP grid's gaps for FP blocks, the INT grid's step (the
+    expansion E: Imax*E = Qmax) for INT blocks. The overshoot is Qmax times
+    the scale's relative rounding error, half its step over its value: at
+    most 1/16 for normal scales, up to 1/2 for the smallest subnormal ones."""
     x, B = data
     f = FORMATS[fmt]
-    if f.adaptive:
-        return
     q = quantize(x, fmt, "mse", B)
     mags = np.array(sorted({abs(float(v)) for v in f.fp_values}))
     payload = q.scales.reshape(-1) & 0x7F
@@ -257,7 +256,10 @@ def test_property_element_error_bound(fmt, data):
     step = np.append(step, step[-1])      # 0x7E (448): the step below it
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(s > 0, step[np.minimum(payload, 0x7E)] / 2 / s, 0)
-    bound = (np.max(np.diff(mags)) / 2 + f.qmax * rel)[:, None]
+    is_int = (q.scales.reshape(-1) & 0x80) != 0
+    half_gap = np.where(is_int, f.int.ref_expansion / 2 if f.adaptive else np.nan,
+                        np.max(np.diff(mags)) / 2)
+    bound = (half_gap + f.qmax * rel)[:, None]
     unit = s * float(q.amax) / (f.qmax * 448)
     err = np.abs(dequantize(q).reshape(-1, B).astype(np.float64) - x.reshape(-1, B))
     # A zero scale (block far below amax) dequantizes to 0: error is |x|, below
