@@ -131,19 +131,27 @@ def records_as_ints(rec: np.ndarray) -> tuple[list, list, list, list, list]:
             [int.from_bytes(r.tobytes(), "little") for r in rec[:, 3 + nb:]])
 
 
-def cycle_records(fmt: Format | str, stim: Stimulus) -> np.ndarray:
+def cycle_records(fmt: Format | str, stim: Stimulus, start: int = 0, stop: int | None = None,
+                  first_beat: int | None = None) -> np.ndarray:
     """(T, 3 + 2*code_bytes) uint8: per cycle the flags (FLAG_VALID,
     FLAG_LAST, FLAG_RESET), a_scale, w_scale, packed a, packed w. Idle
-    cycles carry zero data."""
+    cycles carry zero data. `start`/`stop` select a range of cycles;
+    `first_beat`, the number of beats before `start`, saves counting them."""
     f = get_format(fmt)
-    valid = stim.sched.valid.astype(bool)
-    a = pack_codes(stim.beats.a, f.bits)
-    nb = a.shape[1]
-    rec = np.zeros((stim.cycles, 3 + 2 * nb), dtype=np.uint8)
-    rec[:, 0] = (valid * FLAG_VALID | stim.last_per_cycle() * FLAG_LAST
-                 | stim.sched.reset.astype(bool) * FLAG_RESET)
-    rec[valid, 1] = stim.beats.a_scale
-    rec[valid, 2] = stim.beats.w_scale
+    stop = stim.cycles if stop is None else min(stop, stim.cycles)
+    valid = stim.sched.valid[start:stop].astype(bool)
+    if first_beat is None:
+        first_beat = int(np.count_nonzero(stim.sched.valid[:start]))
+    beats = slice(first_beat, first_beat + int(np.count_nonzero(valid)))
+    a = pack_codes(stim.beats.a[beats], f.bits)
+    nb = (stim.beats.a.shape[1] * f.bits + 7) // 8
+    last = np.zeros(len(valid), bool)
+    last[valid] = stim.beats.last[beats]
+    rec = np.zeros((len(valid), 3 + 2 * nb), dtype=np.uint8)
+    rec[:, 0] = (valid * FLAG_VALID | last * FLAG_LAST
+                 | stim.sched.reset[start:stop].astype(bool) * FLAG_RESET)
+    rec[valid, 1] = stim.beats.a_scale[beats]
+    rec[valid, 2] = stim.beats.w_scale[beats]
     rec[valid, 3:3 + nb] = a
-    rec[valid, 3 + nb:] = pack_codes(stim.beats.w, f.bits)
+    rec[valid, 3 + nb:] = pack_codes(stim.beats.w[beats], f.bits)
     return rec
