@@ -66,14 +66,17 @@ module tb;
   localparam integer AW = {code_width};
   localparam integer RW = {rw};
 
+  // The data inputs start as X: the MAC's combinational `always @*` blocks
+  // run at their inputs' first change, so a first beat equal to a 0
+  // initial value would leave them unevaluated in an event-driven simulator.
   reg clk = 1'b0;
   reg rst = 1'b1;
   reg valid = 1'b0;
   reg last = 1'b0;
-  reg [AW-1:0] a = {{AW{{1'b0}}}};
-  reg [AW-1:0] w = {{AW{{1'b0}}}};
-  reg [7:0] a_scale = 8'h00;
-  reg [7:0] w_scale = 8'h00;
+  reg [AW-1:0] a = {{AW{{1'bx}}}};
+  reg [AW-1:0] w = {{AW{{1'bx}}}};
+  reg [7:0] a_scale = 8'hxx;
+  reg [7:0] w_scale = 8'hxx;
   wire result_valid;
   wire [31:0] result;
   wire [{STATUS_WIDTH - 1}:0] status;
