@@ -33,8 +33,8 @@ from ifmac.hdl.mac import MAC
 from ifmac.hdl.verilog import convert
 
 from . import native, runner
-from .stimulus import (FLAG_LAST, FLAG_RESET, FLAG_VALID, Results, Stimulus, cycle_records,
-                       records_as_ints)
+from .stimulus import (FLAG_LAST, FLAG_RESET, FLAG_VALID, Results, Schedule, Stimulus,
+                       cycle_records, records_as_ints)
 
 __all__ = ["BACKENDS", "BuildInfo", "get_backend", "DEFAULT_BACKEND"]
 
@@ -149,7 +149,6 @@ class _NativeSession:
 def _truncate(stim: Stimulus, cycles: int) -> Stimulus:
     """The first `cycles` cycles of `stim` (beats presented in them only)."""
     from ifmac.golden.vectors import Beats
-    from .stimulus import Schedule
     cycles = min(cycles, stim.cycles)
     n = int(np.count_nonzero(stim.sched.valid[:cycles]))
     beats = Beats(*(x[:n] for x in stim.beats.arrays()), meta=dict(stim.beats.meta))
@@ -198,8 +197,7 @@ class IcarusBackend(Backend):
     name = "icarus"
 
     def build(self) -> BuildInfo:
-        from .testbench import icarus_available
-        if not icarus_available():
+        if not runner.icarus_available():
             raise InputError("the icarus backend needs `iverilog` on PATH "
                                "(Debian package iverilog)")
         return BuildInfo(0.0, False)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from ifmac.golden.errors import InputError
 from ifmac.golden.model import STATUS_WIDTH
 from ifmac.hdl.verilog import LINT_WAIVERS, convert
 
+from .runner import icarus_available
 from .stimulus import Results, Stimulus, cycle_records
 
 __all__ = ["export", "run", "TestbenchRun", "read_observed", "SCRIPTS", "icarus_available"]
@@ -165,10 +165,6 @@ def _scripts(top: str) -> dict[str, str]:
                             f"-Wall -Wno-fatal {waivers} --Mdir obj_dir -o tb tb.sv {top}.v "
                             "> verilator-build.log\nexec ./obj_dir/tb \"$@\"\n",
     }
-
-
-def icarus_available() -> bool:
-    return shutil.which("iverilog") is not None
 
 
 def export(dut, stim: Stimulus, exp: Results, directory, verilog: str | None = None) -> list[str]:
