@@ -12,7 +12,7 @@ all: test
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,synth]'
+	$(PY) -m pip install --quiet -e '.[dev,synth,formal]'
 	@touch $@
 
 venv: $(STAMP)

@@ -123,18 +123,33 @@ class MAC(wiring.Component):
     @property
     def value_width(self) -> int:
         """Signed width of a decoded element (fixed point, frac_bits fractional)."""
-        peak = int(np.abs(self._fmt.fixed_table).max())
+        peak = int(np.abs(self.decode_table).max())
         return peak.bit_length() + 1
 
     @property
     def product_width(self) -> int:
-        peak = int(np.abs(self._fmt.fixed_table).max()) ** 2
+        peak = int(np.abs(self.decode_table).max()) ** 2
         return peak.bit_length() + 1
 
     @property
     def dot_width(self) -> int:
         """Signed width of the fused dot product: products plus log2(B) bits."""
         return self.product_width + (self._block_size - 1).bit_length()
+
+    @property
+    def decode_table(self) -> np.ndarray:
+        """What the decode stage is built from: the registry's fixed_table,
+        (2, 2^bits) values in units of 2^-frac_bits, row 1 for INT blocks."""
+        return self._fmt.fixed_table
+
+    @property
+    def probes(self) -> dict:
+        """Internal signals of the latest elaboration, observed by the formal
+        proofs (ifmac.formal): `a_val`, `w_val`, `products` (lists by lane),
+        `dot` (fused), `c` (adaptive formats), `open_seg`, `seg_status`."""
+        if not hasattr(self, "_probes"):
+            raise RuntimeError(f"{self.name} has not been elaborated")
+        return self._probes
 
     def header(self) -> str:
         f, B = self._fmt, self._block_size
@@ -158,7 +173,7 @@ Ports (clk, rst: synchronous, active-high reset):
         """decode: per lane, the exact fixed-point value of each code; bit 7 of
         the block's scale byte (is_int) selects the INT row of the table."""
         f = self._fmt
-        table = f.fixed_table
+        table = self.decode_table
         values = []
         for i in range(self._block_size):
             v = Signal(signed(self.value_width), name=f"{name}_val{i}")
@@ -208,6 +223,7 @@ Ports (clk, rst: synchronous, active-high reset):
                     m.d.comb += c.eq(constants[k])
             with m.Default():       # both sides INT
                 m.d.comb += c.eq(constants[2])
+        self._probes["c"] = c
         m.submodules.scale_exp = mul_c = Float32Multiplier(
             a_bits=2 * scale_bits, b_bits=max(significant_bits(int(k)) for k in constants))
         m.d.comb += [mul_c.a.eq(mul_s.result), mul_c.b.eq(c)]
@@ -223,6 +239,7 @@ Ports (clk, rst: synchronous, active-high reset):
         # synthesis run reports area and delay per stage; registers between
         # stages and the control stay in the top module.
         stage = {name: Module() for name in STAGES}
+        self._probes = {}
         for name, sm in stage.items():
             m.submodules[name] = sm
 
@@ -239,6 +256,8 @@ Ports (clk, rst: synchronous, active-high reset):
             p = Signal(signed(self.product_width), name=f"p{i}")
             stage["product"].d.comb += p.eq(a_val[i] * w_val[i])
             products.append(p)
+
+        self._probes.update(a_val=a_val, w_val=w_val, products=products)
 
         # ---------------- stage 1: scale ----------------
         S, s_bits = self._scale(stage["scale"])
@@ -262,6 +281,7 @@ Ports (clk, rst: synchronous, active-high reset):
             for p in products[1:]:
                 total = total + p
             stage["reduce"].d.comb += dot.eq(total)
+            self._probes["dot"] = dot
             terms = [times_scale("dot", dot)]
 
         beat_status = Signal(STATUS_WIDTH)
@@ -307,6 +327,8 @@ Ports (clk, rst: synchronous, active-high reset):
             acc_stage.d.sync += open_seg.eq(~last)
         with m.If(valid):
             m.d.sync += seg_status.eq(seg_status_next)
+
+        self._probes.update(open_seg=open_seg, seg_status=seg_status)
 
         # ---------------- stage 2: reduce ----------------
         level = sums

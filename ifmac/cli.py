@@ -219,6 +219,23 @@ def cmd_synth(args) -> int:
                       baselines=not args.no_baseline, use_liberty=not args.no_liberty)
 
 
+def cmd_formal(args) -> int:
+    from pathlib import Path
+    from ifmac.formal import proofs
+    if args.quick:
+        if args.format or args.arch or args.block_size or args.kind:
+            raise InputError("--quick runs a fixed subset; it takes no --format, --arch, "
+                             "--block-size or --kind")
+        selected = proofs.quick_proofs()
+    else:
+        selected = proofs.all_proofs(
+            formats=(args.format,) if args.format else formats.FORMAT_NAMES,
+            archs=(args.arch,) if args.arch else proofs.ARCHS,
+            block_sizes=(args.block_size,) if args.block_size else formats.BLOCK_SIZES,
+            kinds=tuple(args.kind) if args.kind else proofs.KINDS)
+    return proofs.run(selected, args.jobs, Path(args.output))
+
+
 # --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
@@ -326,6 +343,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not add the nvfp4 configurations for the ratios")
     y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
     y.set_defaults(func=cmd_synth)
+
+    from ifmac.formal.proofs import KINDS
+    fo = sub.add_parser("formal", help="SymbiYosys proofs (what `make formal` runs)",
+                        description="Prove the decode and dot-product datapath for all "
+                        "inputs, the control for all input sequences and the FP32 units' "
+                        "pipelining and commutativity, and check that deliberately broken "
+                        "designs fail their proofs. Each proof runs in OUT/<kind>/<config>/; "
+                        "OUT/summary.json and summary.md list the verdicts.")
+    fo.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
+    fo.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
+    fo.add_argument("--block-size", "-b", type=_block_size, metavar="B")
+    fo.add_argument("--kind", "-k", choices=KINDS, action="append", metavar="K",
+                    help=f"proof kind, repeatable: {', '.join(KINDS)} (default all)")
+    fo.add_argument("--quick", action="store_true",
+                    help="the small subset that `make test` runs")
+    fo.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
+    fo.add_argument("-o", "--output", default=os.path.join("build", "formal"), metavar="DIR")
+    fo.set_defaults(func=cmd_formal)
     return p
 
 

@@ -1,0 +1,178 @@
+"""Proof harnesses: the real MAC (or FP32 unit) next to a small reference
+written for the proof, with Amaranth assertions that SymbiYosys proves.
+
+Every input of a harness is free in every cycle, so a proved assertion holds
+for all input values and, in the sequential harnesses, for every input
+sequence from reset (ABC's PDR proves it unbounded: it finds an inductive
+invariant, it does not stop at a depth).
+
+* `datapath`: each lane's decoded value equals the registry's value table
+  (exact Fractions times 2^frac_bits, not the fixed_table the RTL is built
+  from), for every code and INT flag; each product equals the product of the
+  two table values; the fused dot product D equals the sum of the products,
+  computed wide enough never to overflow; the expansion constant C is the
+  registry's for the number of INT sides, for every pair of scale bytes.
+* `control`: result_valid, one per segment exactly `latency` cycles after
+  its last beat, status the OR of its beats' flags, gaps and reset as
+  docs/contract.md §4 says, against a shift-register model of that text.
+* `pipelined_unit`: a unit with P output registers equals its combinational
+  version delayed by P cycles.
+* `adder_commutes`: Float32Adder(a, b) == Float32Adder(b, a), every bit.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from amaranth import Array, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Assert
+
+from ifmac.golden.formats import SCALE_INT_FLAG, SCALE_NAN_PAYLOAD
+from ifmac.golden.model import STATUS_BITS, STATUS_WIDTH
+from ifmac.hdl.fp import Float32Adder
+from ifmac.hdl.mac import MAC
+
+__all__ = ["datapath", "control", "pipelined_unit", "adder_commutes", "used"]
+
+
+def used(component):
+    """`component`, marked as used: a harness elaborates it by hand (to see
+    its internal signals) or reads only its parameters, and Amaranth would
+    warn that it was never added to a design."""
+    component._MustUse__silence = True
+    return component
+
+
+def _mac_inputs(dut: MAC) -> list:
+    return [dut.valid, dut.last, dut.a.as_value(), dut.a_scale, dut.w.as_value(), dut.w_scale]
+
+
+def _reference_rows(fmt) -> list[list[int]]:
+    """The value table in units of 2^-frac_bits, rows FP (and INT), from the
+    registry's exact values."""
+    rows = []
+    for is_int in (False, True) if fmt.adaptive else (False,):
+        row = []
+        for v in fmt.values(is_int):
+            fixed = Fraction(v) * (1 << fmt.frac_bits)
+            if fixed.denominator != 1:
+                raise ValueError(f"{fmt.name}: {v} is not a multiple of 2^-{fmt.frac_bits}")
+            row.append(int(fixed))
+        rows.append(row)
+    return rows
+
+
+def datapath(dut: MAC) -> tuple[Module, list]:
+    """Decode, products, D (fused) and C (adaptive) of `dut` against the
+    registry, for all inputs (one combinational cycle)."""
+    f, B = dut.fmt, dut.block_size
+    m = Module()
+    m.submodules.mac = used(dut).elaborate(None)
+    probes = dut.probes
+    rows = _reference_rows(f)
+    peak = max(abs(v) for row in rows for v in row)
+    value_width = peak.bit_length() + 1
+    tables = [Array(Const(v, signed(value_width)) for v in row) for row in rows]
+
+    def reference(codes, scale, side: str, i: int) -> Signal:
+        v = Signal(signed(value_width), name=f"ref_{side}{i}")
+        code = codes[i]
+        m.d.comb += v.eq(tables[0][code] if len(tables) == 1 else
+                         Mux(scale[7], tables[1][code], tables[0][code]))
+        return v
+
+    ref_products = []
+    for i in range(B):
+        ra = reference(dut.a, dut.a_scale, "a", i)
+        rw = reference(dut.w, dut.w_scale, "w", i)
+        ref_products.append(ra * rw)
+        m.d.comb += [Assert(probes["a_val"][i] == ra, f"decode a{i}"),
+                     Assert(probes["w_val"][i] == rw, f"decode w{i}"),
+                     Assert(probes["products"][i] == ref_products[i], f"product {i}")]
+    if "dot" in probes:
+        # Wide enough for B products of the largest magnitude: no overflow.
+        dot = Signal(signed((peak * peak * B).bit_length() + 1), name="ref_dot")
+        total = 0
+        for p in ref_products:
+            total = total + p
+        m.d.comb += [dot.eq(total), Assert(probes["dot"] == dot, "dot product")]
+    if f.adaptive:
+        int_sides = dut.a_scale[7].as_unsigned() + dut.w_scale[7].as_unsigned()
+        expected = Array(Const(f.expansion_f32(k), 32) for k in range(3))[int_sides]
+        m.d.comb += Assert(probes["c"] == expected, "expansion constant C")
+    return m, _mac_inputs(dut)
+
+
+def _beat_flags(dut: MAC) -> tuple[Signal, list]:
+    """A beat's status bits as docs/contract.md §5 defines them, and the
+    statements that drive them."""
+    f = dut.fmt
+    flags = Signal(STATUS_WIDTH, name="ref_beat_flags")
+    scales = (dut.a_scale, dut.w_scale)
+    nan = [s[:7] == SCALE_NAN_PAYLOAD for s in scales]
+    int_flag = [(s & SCALE_INT_FLAG) != 0 for s in scales]
+    bits = {"scale_nan_payload": nan[0] | nan[1],
+            "int_flag_on_fp_format": (int_flag[0] | int_flag[1]) if not f.adaptive else 0}
+    return flags, [flags[STATUS_BITS[k]].eq(v) for k, v in bits.items()]
+
+
+def control(dut: MAC) -> tuple[Module, list]:
+    """result_valid and status of `dut` against the contract's control, for
+    every sequence of valid, last, scale bytes and reset."""
+    m = Module()
+    m.submodules.mac = dut
+    flags, drive = _beat_flags(dut)
+    m.d.comb += drive
+    # The open segment: its status so far, with this beat's flags.
+    is_open = Signal(name="ref_open")
+    status = Signal(STATUS_WIDTH, name="ref_status")
+    seg_status = Mux(is_open, status | flags, flags)
+    with m.If(dut.valid):
+        m.d.sync += [is_open.eq(~dut.last), status.eq(seg_status)]
+    # Segments in flight: a result leaves `latency` cycles after its last
+    # beat; the sync domain's reset empties the line, as it drops the open
+    # segment.
+    due_valid = dut.valid & dut.last
+    due_status = seg_status
+    for k in range(dut.latency):
+        v = Signal(name=f"ref_due{k}")
+        s = Signal(STATUS_WIDTH, name=f"ref_due{k}_status")
+        m.d.sync += [v.eq(due_valid), s.eq(due_status)]
+        due_valid, due_status = v, s
+    m.d.comb += Assert(dut.result_valid == due_valid, "result_valid latency cycles after last")
+    with m.If(dut.result_valid):
+        m.d.comb += Assert(dut.status == due_status, "status of the segment")
+    return m, _mac_inputs(dut)
+
+
+def pipelined_unit(make, pipeline: int) -> tuple[Module, list]:
+    """`make(pipeline)` builds an FP32 unit; its pipelined version's result
+    equals the combinational one's delayed by `pipeline` cycles."""
+    m = Module()
+    m.submodules.comb = comb = make(0)
+    m.submodules.piped = piped = make(pipeline)
+    inputs = []
+    for name, member in comb.signature.members.items():
+        if member.flow.name == "In":
+            port = Signal(member.shape, name=name)
+            m.d.comb += [getattr(comb, name).eq(port), getattr(piped, name).eq(port)]
+            inputs.append(port)
+    delayed = comb.result
+    for k in range(pipeline):
+        reg = Signal(32, name=f"ref_delay{k}")
+        m.d.sync += reg.eq(delayed)
+        delayed = reg
+    m.d.comb += Assert(piped.result == delayed, "pipelined == combinational, delayed")
+    return m, inputs
+
+
+def adder_commutes() -> tuple[Module, list]:
+    """Float32Adder is commutative, bit for bit (NaN results are canonical)."""
+    m = Module()
+    a, b = Signal(32, name="a"), Signal(32, name="b")
+    m.submodules.ab = ab = Float32Adder()
+    m.submodules.ba = ba = Float32Adder()
+    m.d.comb += [ab.a.eq(a), ab.b.eq(b), ba.a.eq(b), ba.b.eq(a),
+                 Assert(ab.result == ba.result, "a + b == b + a")]
+    return m, [a, b]
+

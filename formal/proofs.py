@@ -1,0 +1,279 @@
+"""The proofs of `make formal` / `ifmac formal`: which exist, how each is
+built, and running them side by side with a report.
+
+A `Proof` names one SymbiYosys run: its kind (a harness of
+ifmac.formal.harness), the configuration it is about, and the verdict it
+must reach. Every proof must PASS, except the mutants: a deliberately
+broken copy of the design (one decode table entry, the latency) whose proof
+must FAIL with a counterexample trace, which shows that the proofs can fail
+at all.
+
+Each proof runs in build/formal/<kind>/<config>/ (sby.log, and on failure
+run/engine_0/trace.vcd); the run writes build/formal/summary.json and
+summary.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from amaranth.back import rtlil
+
+from ifmac.golden.errors import InputError
+from ifmac.golden.formats import BLOCK_SIZES, FORMAT_NAMES
+from ifmac.golden.model import ARCHS
+from ifmac.hdl.fp import FixedToFloat32, Float32Adder, Float32Multiplier
+from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
+
+from . import harness
+from .sby import Outcome, run_sby
+
+__all__ = ["Proof", "KINDS", "all_proofs", "quick_proofs", "run", "Mutant"]
+
+#: Proof kinds, in report order.
+KINDS = ("datapath", "control", "fp_unit")
+
+
+def _fused_converter(pipeline: int) -> FixedToFloat32:
+    """FixedToFloat32 at the widths the fused if4 b16 MAC uses it: the dot
+    product's width and 2 * frac_bits fraction bits."""
+    mac = harness.used(MAC("if4", "fused", 16))
+    return FixedToFloat32(mac.dot_width, 2 * mac.fmt.frac_bits, pipeline=pipeline)
+
+
+#: FP32 units and the pipeline depths whose equivalence to the
+#: combinational unit is proved.
+FP_UNITS = {
+    "adder": lambda p: Float32Adder(pipeline=p),
+    "multiplier": lambda p: Float32Multiplier(pipeline=p),
+    "fixed_to_float": _fused_converter,
+}
+FP_PIPELINES = (1, 2)
+
+#: Control proofs also run on pipelined MACs of these configurations.
+PIPELINED_CONTROL = [("if4", a, 16, p) for a in ARCHS for p in (1, 2)]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A deliberate defect: `what` is "decode_entry" or "latency"."""
+    what: str
+
+
+@dataclass(frozen=True)
+class Proof:
+    kind: str
+    fmt: str | None = None
+    arch: str | None = None
+    block_size: int | None = None
+    pipeline: int = 0
+    unit: str | None = None         # fp_unit: FP_UNITS key, or "adder_commutes"
+    mutant: Mutant | None = None
+
+    @property
+    def config(self) -> str:
+        if self.kind == "fp_unit":
+            return self.unit + (f"_p{self.pipeline}" if self.pipeline else "")
+        name = f"{self.fmt}_{self.arch}_b{self.block_size}"
+        name += f"_p{self.pipeline}" if self.pipeline else ""
+        return name + (f"_mutant_{self.mutant.what}" if self.mutant else "")
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}/{self.config}"
+
+    @property
+    def expect(self) -> str:
+        return "FAIL" if self.mutant else "PASS"
+
+    @property
+    def statement(self) -> str:
+        """What a PASS proves, in one line."""
+        if self.mutant:
+            return f"a proof of a design with a mutated {self.mutant.what.replace('_', ' ')} fails"
+        return {
+            "datapath": "decoded values, exact products, D (fused) and C equal the registry's "
+                        "tables, for all inputs",
+            "control": "result_valid exactly latency cycles after each last beat and never "
+                       "else; status = OR of the segment's flags; gaps and reset as "
+                       "contract §4, for every input sequence",
+            "fp_unit": ("a + b == b + a, bit for bit, for all a, b"
+                        if self.unit == "adder_commutes" else
+                        f"pipeline {self.pipeline} == combinational, delayed "
+                        f"{self.pipeline} cycles, for every input sequence"),
+        }[self.kind]
+
+
+def _mac(proof: Proof) -> MAC:
+    cls = MAC
+    if proof.mutant and proof.mutant.what == "decode_entry":
+        cls = _WrongDecodeMAC
+    elif proof.mutant and proof.mutant.what == "latency":
+        cls = _WrongLatencyMAC
+    return cls(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
+
+
+class _WrongDecodeMAC(MAC):
+    """The decode stage built from a table with code 1's FP value one unit of
+    2^-frac_bits too large."""
+
+    @property
+    def decode_table(self):
+        table = super().decode_table.copy()
+        table[0][1] += 1
+        return table
+
+
+class _WrongLatencyMAC(MAC):
+    """A MAC that states one cycle more latency than it has."""
+
+    @property
+    def latency(self) -> int:
+        return super().latency + 1
+
+
+def design(proof: Proof) -> str:
+    """The RTLIL of `proof`'s harness, top module `top`."""
+    if proof.kind == "fp_unit":
+        if proof.unit == "adder_commutes":
+            m, ports = harness.adder_commutes()
+        else:
+            m, ports = harness.pipelined_unit(FP_UNITS[proof.unit], proof.pipeline)
+    else:
+        build = harness.datapath if proof.kind == "datapath" else harness.control
+        m, ports = build(_mac(proof))
+    return rtlil.convert(m, ports=ports, name="top", emit_src=False)
+
+
+@dataclass
+class Record:
+    """One proof's line of the report."""
+    name: str
+    kind: str
+    statement: str
+    expect: str
+    status: str
+    ok: bool
+    seconds: float
+    folder: str
+    trace: str | None
+    detail: str
+
+
+def run_proof(proof: Proof, out_dir: Path) -> Record:
+    """Build and run one proof; an error while building it is its verdict."""
+    folder = Path(out_dir) / proof.kind / proof.config
+    t0 = time.perf_counter()
+    try:
+        outcome = run_sby(proof.name, folder, design(proof), top="top")
+    except (RuntimeError, ValueError) as e:
+        outcome = Outcome(proof.name, "ERROR", 0.0, folder, None, str(e))
+    seconds = round(time.perf_counter() - t0, 1)
+    ok = outcome.status == proof.expect and (proof.expect == "PASS" or outcome.trace is not None)
+    return Record(proof.name, proof.kind, proof.statement, proof.expect, outcome.status, ok,
+                  seconds, str(folder), str(outcome.trace) if outcome.trace else None,
+                  outcome.detail)
+
+
+# --------------------------------------------------------------------------
+# The proof sets
+# --------------------------------------------------------------------------
+
+def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
+               kinds=KINDS) -> list[Proof]:
+    """`make formal`: datapath for every format x B (fused: D is there; lane
+    at B=16), control for every default configuration and pipelined if4,
+    the FP32 units, and the mutants."""
+    proofs = []
+    if "datapath" in kinds:
+        proofs += [Proof("datapath", f, "fused", b) for f in formats for b in block_sizes
+                   if "fused" in archs]
+        proofs += [Proof("datapath", f, "lane", 16) for f in formats
+                   if "lane" in archs and 16 in block_sizes]
+    if "control" in kinds:
+        proofs += [Proof("control", f, a, b) for f, a, b in DEFAULT_CONFIGS
+                   if f in formats and a in archs and b in block_sizes]
+        proofs += [Proof("control", f, a, b, p) for f, a, b, p in PIPELINED_CONTROL
+                   if f in formats and a in archs and b in block_sizes]
+    if "fp_unit" in kinds:
+        proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
+        proofs.append(Proof("fp_unit", unit="adder_commutes"))
+    return proofs + mutants(kinds)
+
+
+def mutants(kinds=KINDS) -> list[Proof]:
+    """One mutant per kind of defect, each on the smallest MAC that has it."""
+    out = []
+    if "datapath" in kinds:
+        out.append(Proof("datapath", "if4", "fused", 8, mutant=Mutant("decode_entry")))
+    if "control" in kinds:
+        out.append(Proof("control", "if4", "fused", 8, mutant=Mutant("latency")))
+    return out
+
+
+def quick_proofs() -> list[Proof]:
+    """The subset `make test` runs: one of each kind, small."""
+    return [Proof("datapath", "if4", "fused", 8), Proof("control", "if4", "lane", 8),
+            Proof("control", "nvfp4", "fused", 8, 1),
+            Proof("fp_unit", unit="fixed_to_float", pipeline=1),
+            *mutants()]
+
+
+# --------------------------------------------------------------------------
+# Running and reporting
+# --------------------------------------------------------------------------
+
+def _markdown(records: list[Record], wall: float) -> str:
+    lines = ["# ifmac formal", "",
+             f"{len(records)} proofs, {sum(r.ok for r in records)} as expected, "
+             f"{wall:.0f} s wall clock. Engine: ABC PDR through SymbiYosys "
+             "(unbounded: a PASS is a proof for every input sequence, not a bound).", ""]
+    for kind in KINDS:
+        rows = [r for r in records if r.kind == kind]
+        if not rows:
+            continue
+        lines += [f"## {kind}", "", rows[0].statement if rows[0].expect == "PASS" else "", "",
+                  "| proof | expected | verdict | s |", "|---|---|---|---|"]
+        lines += [f"| {r.name} | {r.expect} | {r.status}{'' if r.ok else ' (unexpected)'} | "
+                  f"{r.seconds:.1f} |" for r in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run(proofs: list[Proof], jobs: int, out_dir: Path) -> int:
+    """Run `proofs`, `jobs` at a time, with a line per finished proof; write
+    summary.json and summary.md; 0 when every verdict is the expected one."""
+    if not proofs:
+        raise InputError("no proofs selected")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"ifmac formal: {len(proofs)} proofs, {jobs} jobs, into {out_dir}", flush=True)
+    t0 = time.perf_counter()
+    records = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_proof, p, out_dir): p for p in proofs}
+        for k, fut in enumerate(as_completed(futures), 1):
+            r = fut.result()
+            records.append(r)
+            mark = "ok" if r.ok else "UNEXPECTED"
+            where = f"; trace {r.trace}" if r.trace else ""
+            print(f"[{k:3d}/{len(proofs)}] {r.name}: {r.status} (expected {r.expect}, {mark}) "
+                  f"{r.seconds:.1f} s{where}", flush=True)
+            if not r.ok:
+                print("      " + r.detail.replace("\n", "\n      "), flush=True)
+    order = {p.name: i for i, p in enumerate(proofs)}
+    records.sort(key=lambda r: order[r.name])
+    wall = time.perf_counter() - t0
+    (out_dir / "summary.json").write_text(json.dumps(
+        {"proofs": [asdict(r) for r in records], "wall_seconds": round(wall, 1)}, indent=1))
+    (out_dir / "summary.md").write_text(_markdown(records, wall))
+    bad = [r.name for r in records if not r.ok]
+    print(f"\n{len(records) - len(bad)}/{len(records)} proofs as expected in {wall:.0f} s; "
+          f"wrote {out_dir / 'summary.json'} and {out_dir / 'summary.md'}", flush=True)
+    if bad:
+        print("unexpected: " + ", ".join(bad), flush=True)
+    return 1 if bad else 0
