@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth verilog bench clean distclean
+.PHONY: all venv test regress sim synth formal verilog bench clean distclean
 
 all: test
 
@@ -37,6 +37,12 @@ sim: $(STAMP)
 # build/synth/area.json, area.md, area.png. LIBERTY=path.lib picks the library.
 synth: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS)
+
+# SymbiYosys proofs (datapath for all inputs, control for all input
+# sequences, FP32 units) and the mutants that must fail them:
+# build/formal/summary.json and summary.md.
+formal: $(STAMP)
+	$(PY) -m ifmac formal --jobs $(JOBS)
 
 # Verilog of every default configuration into build/verilog/.
 verilog: $(STAMP)

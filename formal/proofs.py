@@ -32,7 +32,8 @@ from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
 from . import harness
 from .sby import Outcome, run_sby
 
-__all__ = ["Proof", "KINDS", "all_proofs", "quick_proofs", "run", "Mutant"]
+__all__ = ["Proof", "Mutant", "KINDS", "MUTANTS", "all_proofs", "quick_proofs", "run_proof",
+           "run"]
 
 #: Proof kinds, in report order.
 KINDS = ("datapath", "control", "fp_unit")
@@ -187,40 +188,29 @@ def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
                kinds=KINDS) -> list[Proof]:
     """`make formal`: datapath for every format x B (fused: D is there; lane
     at B=16), control for every default configuration and pipelined if4,
-    the FP32 units, and the mutants."""
-    proofs = []
-    if "datapath" in kinds:
-        proofs += [Proof("datapath", f, "fused", b) for f in formats for b in block_sizes
-                   if "fused" in archs]
-        proofs += [Proof("datapath", f, "lane", 16) for f in formats
-                   if "lane" in archs and 16 in block_sizes]
-    if "control" in kinds:
-        proofs += [Proof("control", f, a, b) for f, a, b in DEFAULT_CONFIGS
-                   if f in formats and a in archs and b in block_sizes]
-        proofs += [Proof("control", f, a, b, p) for f, a, b, p in PIPELINED_CONTROL
-                   if f in formats and a in archs and b in block_sizes]
-    if "fp_unit" in kinds:
-        proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
-        proofs.append(Proof("fp_unit", unit="adder_commutes"))
-    return proofs + mutants(kinds)
+    the FP32 units, and the mutants; or those of them that match the
+    filters (the FP32 units match every format, arch and block size)."""
+    proofs = [Proof("datapath", f, "fused", b) for f in FORMAT_NAMES for b in BLOCK_SIZES]
+    proofs += [Proof("datapath", f, "lane", 16) for f in FORMAT_NAMES]
+    proofs += [Proof("control", f, a, b) for f, a, b in DEFAULT_CONFIGS]
+    proofs += [Proof("control", f, a, b, p) for f, a, b, p in PIPELINED_CONTROL]
+    proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
+    proofs.append(Proof("fp_unit", unit="adder_commutes"))
+    proofs += MUTANTS
+    return [p for p in proofs if p.kind in kinds and (p.kind == "fp_unit" or (
+        p.fmt in formats and p.arch in archs and p.block_size in block_sizes))]
 
 
-def mutants(kinds=KINDS) -> list[Proof]:
-    """One mutant per kind of defect, each on the smallest MAC that has it."""
-    out = []
-    if "datapath" in kinds:
-        out.append(Proof("datapath", "if4", "fused", 8, mutant=Mutant("decode_entry")))
-    if "control" in kinds:
-        out.append(Proof("control", "if4", "fused", 8, mutant=Mutant("latency")))
-    return out
+#: One mutant per kind of defect, each on a small MAC.
+MUTANTS = [Proof("datapath", "if4", "fused", 8, mutant=Mutant("decode_entry")),
+           Proof("control", "if4", "fused", 8, mutant=Mutant("latency"))]
 
 
 def quick_proofs() -> list[Proof]:
     """The subset `make test` runs: one of each kind, small."""
     return [Proof("datapath", "if4", "fused", 8), Proof("control", "if4", "lane", 8),
             Proof("control", "nvfp4", "fused", 8, 1),
-            Proof("fp_unit", unit="fixed_to_float", pipeline=1),
-            *mutants()]
+            Proof("fp_unit", unit="fixed_to_float", pipeline=1), *MUTANTS]
 
 
 # --------------------------------------------------------------------------
@@ -248,7 +238,8 @@ def run(proofs: list[Proof], jobs: int, out_dir: Path) -> int:
     """Run `proofs`, `jobs` at a time, with a line per finished proof; write
     summary.json and summary.md; 0 when every verdict is the expected one."""
     if not proofs:
-        raise InputError("no proofs selected")
+        raise InputError("no proof matches the selection (see `ifmac formal --help` for "
+                         "what `make formal` proves)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"ifmac formal: {len(proofs)} proofs, {jobs} jobs, into {out_dir}", flush=True)
