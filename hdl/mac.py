@@ -146,7 +146,7 @@ class MAC(wiring.Component):
     def probes(self) -> dict:
         """Internal signals of the latest elaboration, observed by the formal
         proofs (ifmac.formal): `a_val`, `w_val`, `products` (lists by lane),
-        `dot` (fused), `c` (adaptive formats), `open_seg`, `seg_status`."""
+        `dot` (fused), `c` (adaptive formats)."""
         if not hasattr(self, "_probes"):
             raise RuntimeError(f"{self.name} has not been elaborated")
         return self._probes
@@ -327,8 +327,6 @@ Ports (clk, rst: synchronous, active-high reset):
             acc_stage.d.sync += open_seg.eq(~last)
         with m.If(valid):
             m.d.sync += seg_status.eq(seg_status_next)
-
-        self._probes.update(open_seg=open_seg, seg_status=seg_status)
 
         # ---------------- stage 2: reduce ----------------
         level = sums

@@ -70,6 +70,16 @@ def _add_format(p, *, arch: bool = False, block: bool = True):
                        help="elements per block: 8, 16 or 32 (default 16)")
 
 
+def _add_selection(p):
+    """The optional filters of the commands that run many configurations
+    (sim, synth, formal), and their number of parallel jobs."""
+    from ifmac.golden.model import ARCHS
+    p.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
+    p.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
+    p.add_argument("--block-size", "-b", type=_block_size, metavar="B")
+    p.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
+
+
 # --------------------------------------------------------------------------
 # quantize
 # --------------------------------------------------------------------------
@@ -303,11 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_testbench)
 
     s = sub.add_parser("sim", help="the MAC regression (what `make sim` runs)")
-    s.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
-    from ifmac.golden.model import ARCHS
-    s.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
-    s.add_argument("--block-size", "-b", type=_block_size, metavar="B")
-    s.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
+    _add_selection(s)
     s.add_argument("--beats", "-n", type=_positive_int, default=DEFAULT_BEATS, metavar="N",
                    help=f"beats per configuration (default {DEFAULT_BEATS:,})")
     s.add_argument("--seed", type=_nonneg_int, default=1)
@@ -330,10 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "both archs at block size 16) and write area.json, area.md and "
                        "area.png; the nvfp4 MAC of each arch and block size is added for "
                        "the ratios.")
-    y.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
-    y.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
-    y.add_argument("--block-size", "-b", type=_block_size, metavar="B")
-    y.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
+    _add_selection(y)
     y.add_argument("--liberty", metavar="FILE.lib",
                    help="Liberty library (default: $LIBERTY, else OSU 0.18 um fetched "
                         "with apt-get download)")
@@ -351,14 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "pipelining and commutativity, and check that deliberately broken "
                         "designs fail their proofs. Each proof runs in OUT/<kind>/<config>/; "
                         "OUT/summary.json and summary.md list the verdicts.")
-    fo.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
-    fo.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
-    fo.add_argument("--block-size", "-b", type=_block_size, metavar="B")
+    _add_selection(fo)
     fo.add_argument("--kind", "-k", choices=KINDS, action="append", metavar="K",
                     help=f"proof kind, repeatable: {', '.join(KINDS)} (default all)")
     fo.add_argument("--quick", action="store_true",
                     help="the small subset that `make test` runs")
-    fo.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
     fo.add_argument("-o", "--output", default=os.path.join("build", "formal"), metavar="DIR")
     fo.set_defaults(func=cmd_formal)
     return p
