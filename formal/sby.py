@@ -15,6 +15,7 @@ its counterexample (`run/engine_0/trace.vcd`).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -34,11 +35,13 @@ def _venv_tool(name: str) -> str | None:
 
 
 def _pyosys_abc() -> str | None:
-    try:
-        import pyosys
-    except ImportError:
+    """pyosys's yosys-abc, found without importing pyosys: its module loads
+    libyosys with RTLD_GLOBAL, and a pybind11 extension imported after it in
+    the same process (matplotlib's ft2font) then fails to load."""
+    spec = importlib.util.find_spec("pyosys")
+    if spec is None or spec.origin is None:
         return None
-    path = Path(pyosys.__file__).with_name("yosys-abc")
+    path = Path(spec.origin).with_name("yosys-abc")
     return str(path) if path.exists() else None
 
 

@@ -26,6 +26,7 @@ those two figures are None: cells, transistors and area are still there.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -80,11 +81,10 @@ def yosys_tool() -> str:
         if forced not in ("pyosys", "yowasp"):
             raise InputError(f"IFMAC_YOSYS={forced!r}; expected pyosys or yowasp")
         return forced
-    try:
-        import pyosys  # noqa: F401
-        return "pyosys"
-    except ImportError:
-        return "yowasp"
+    # Found, not imported: pyosys loads libyosys with RTLD_GLOBAL, and a
+    # pybind11 extension imported after it in the same process (matplotlib's
+    # ft2font, for area.png) then fails to load. Yosys runs in a subprocess.
+    return "pyosys" if importlib.util.find_spec("pyosys") is not None else "yowasp"
 
 
 def _template_text(name: str) -> str:
