@@ -109,15 +109,6 @@ class Proof:
         }[self.kind]
 
 
-def _mac(proof: Proof) -> MAC:
-    cls = MAC
-    if proof.mutant and proof.mutant.what == "decode_entry":
-        cls = _WrongDecodeMAC
-    elif proof.mutant and proof.mutant.what == "latency":
-        cls = _WrongLatencyMAC
-    return cls(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
-
-
 class _WrongDecodeMAC(MAC):
     """The decode stage built from a table with code 1's FP value one unit of
     2^-frac_bits too large."""
@@ -135,6 +126,15 @@ class _WrongLatencyMAC(MAC):
     @property
     def latency(self) -> int:
         return super().latency + 1
+
+
+#: The MAC class of each mutant.
+_MUTANT_MACS = {"decode_entry": _WrongDecodeMAC, "latency": _WrongLatencyMAC}
+
+
+def _mac(proof: Proof) -> MAC:
+    cls = _MUTANT_MACS[proof.mutant.what] if proof.mutant else MAC
+    return cls(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
 
 
 def design(proof: Proof) -> str:
@@ -170,9 +170,9 @@ def run_proof(proof: Proof, out_dir: Path) -> Record:
     folder = Path(out_dir) / proof.kind / proof.config
     t0 = time.perf_counter()
     try:
-        outcome = run_sby(proof.name, folder, design(proof), top="top")
+        outcome = run_sby(folder, design(proof), top="top")
     except (RuntimeError, ValueError) as e:
-        outcome = Outcome(proof.name, "ERROR", 0.0, folder, None, str(e))
+        outcome = Outcome("ERROR", None, str(e))
     seconds = round(time.perf_counter() - t0, 1)
     ok = outcome.status == proof.expect and (proof.expect == "PASS" or outcome.trace is not None)
     return Record(proof.name, proof.kind, proof.statement, proof.expect, outcome.status, ok,

@@ -21,11 +21,10 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Outcome", "run_sby", "tool_env"]
+__all__ = ["ENGINE", "Outcome", "run_sby", "tool_env"]
 
 
 def _venv_tool(name: str) -> str | None:
@@ -74,24 +73,21 @@ def tool_env() -> tuple[list[str], dict]:
 class Outcome:
     """A proof's verdict: PASS (proved), FAIL (counterexample in `trace`),
     or anything else SymbiYosys says (ERROR, UNKNOWN, TIMEOUT)."""
-    name: str
     status: str
-    seconds: float
-    folder: Path
     trace: Path | None
     detail: str
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "PASS"
 
 
 _DONE = re.compile(r"DONE \((\w+), rc=\d+\)")
 
 
-def run_sby(name: str, folder: Path, rtlil: str, top: str, engine: str = "abc pdr") -> Outcome:
+#: ABC's PDR: an unbounded proof (an inductive invariant, no depth).
+ENGINE = "abc pdr"
+
+
+def run_sby(folder: Path, rtlil: str, top: str) -> Outcome:
     """Prove the assertions of `top` in `rtlil` with SymbiYosys in `folder`
-    (mode prove: unbounded)."""
+    (mode prove, ENGINE)."""
     folder = Path(folder)
     if folder.exists():
         shutil.rmtree(folder)
@@ -99,19 +95,16 @@ def run_sby(name: str, folder: Path, rtlil: str, top: str, engine: str = "abc pd
     (folder / "design.il").write_text(rtlil)
     (folder / "proof.sby").write_text("\n".join([
         "[options]", "mode prove", "",
-        "[engines]", engine, "",
+        "[engines]", ENGINE, "",
         "[script]", "read_rtlil design.il", f"prep -top {top}", "",
         "[files]", "design.il", ""]))
     cmd, env = tool_env()
-    t0 = time.perf_counter()
     p = subprocess.run(cmd + ["-f", "-d", "run", "proof.sby"], cwd=folder, env=env,
                        capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
     (folder / "sby.log").write_text(p.stdout + p.stderr)
     done = _DONE.findall(p.stdout)
     status = done[-1] if done else "ERROR"
     traces = sorted((folder / "run").glob("engine_*/trace*.vcd"))
     tail = [line for line in p.stdout.splitlines()
             if "summary:" in line or "ERROR" in line or "Assert failed" in line]
-    return Outcome(name, status, round(seconds, 1), folder, traces[0] if traces else None,
-                   "\n".join(tail[-8:]))
+    return Outcome(status, traces[0] if traces else None, "\n".join(tail[-8:]))
