@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth formal verilog bench clean distclean
+.PHONY: all venv test regress sim synth signoff formal verilog bench clean distclean
 
 all: test
 
@@ -33,10 +33,18 @@ BEATS ?=
 sim: $(STAMP)
 	$(PY) -m ifmac sim --jobs $(JOBS) --simulator $(SIM) $(if $(BEATS),--beats $(BEATS))
 
-# Yosys area/delay of every format x arch at B=16 relative to NVFP4:
-# build/synth/area.json, area.md, area.png. LIBERTY=path.lib picks the library.
+# Yosys area/delay and OpenSTA timing of every format x arch at B=16
+# relative to NVFP4: build/synth/area.json, area.md, area.png.
+# LIBERTY=path.lib picks the library, CLOCK_NS the clock (default 10).
+CLOCK_NS ?= 10
 synth: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS)
+	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --no-gls --no-power
+
+# The same with the gate-level simulation of every netlist against the
+# golden model and power/energy per MAC from its toggle counts (energy.png):
+# docs/signoff.md.
+signoff: $(STAMP)
+	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS)
 
 # SymbiYosys proofs (datapath for all inputs, control for all input
 # sequences, FP32 units) and the mutants that must fail them:

@@ -41,7 +41,7 @@ from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
 from .fp import (SIG_BITS, FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline,
                  significant_bits)
 
-__all__ = ["MAC", "module_name", "DEFAULT_CONFIGS", "STAGES"]
+__all__ = ["MAC", "module_name", "DEFAULT_CONFIGS", "STAGES", "used"]
 
 #: The datapath stages, each one submodule of the MAC (named so in the
 #: Verilog hierarchy, e.g. ifmac_if4_fused_b16.scale). `reduce` is the
@@ -343,3 +343,11 @@ Ports (clk, rst: synchronous, active-high reset):
         with m.If(valid & last):
             m.d.sync += [self.result.eq(level[0]), self.status.eq(seg_status_next)]
         return m
+
+
+def used(component):
+    """`component`, marked as used: a caller elaborates it by hand (to see
+    its internal signals) or reads only its parameters, and Amaranth would
+    warn that it was never added to a design."""
+    component._MustUse__silence = True
+    return component

@@ -225,8 +225,12 @@ def cmd_synth(args) -> int:
                                      for f, a, b in configs))
     if args.liberty and args.no_liberty:
         raise InputError("--liberty and --no-liberty exclude each other")
+    if not args.clock_ns > 0:
+        raise InputError(f"--clock-ns {args.clock_ns:g}; expected a period in ns above 0")
+    parts = tuple(p for p in report.PARTS if not getattr(args, f"no_{p}"))
     return report.run(configs, args.jobs, Path(args.output), args.liberty,
-                      baselines=not args.no_baseline, use_liberty=not args.no_liberty)
+                      baselines=not args.no_baseline, use_liberty=not args.no_liberty,
+                      parts=parts, clock_ns=args.clock_ns)
 
 
 def cmd_formal(args) -> int:
@@ -331,11 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML")
     mg.set_defaults(func=cmd_merge)
 
-    y = sub.add_parser("synth", help="Yosys area/delay reports (what `make synth` runs)",
+    y = sub.add_parser("synth", help="area, timing, gate-level simulation and power reports "
+                       "(`make synth`, `make signoff`)",
                        description="Synthesize MAC configurations (default: every format x "
-                       "both archs at block size 16) and write area.json, area.md and "
-                       "area.png; the nvfp4 MAC of each arch and block size is added for "
-                       "the ratios.")
+                       "both archs at block size 16), time them with OpenSTA, simulate "
+                       "their netlists against the golden model and compute their power "
+                       "from the toggle counts; write area.json, area.md, area.png and "
+                       "energy.png. The nvfp4 MAC of each arch and block size is added "
+                       "for the ratios.")
     _add_selection(y)
     y.add_argument("--liberty", metavar="FILE.lib",
                    help="Liberty library (default: $LIBERTY, else OSU 0.18 um fetched "
@@ -344,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generic CMOS figures only (no area in um^2, no delay)")
     y.add_argument("--no-baseline", action="store_true",
                    help="do not add the nvfp4 configurations for the ratios")
+    y.add_argument("--clock-ns", type=float, default=10.0, metavar="NS",
+                   help="clock period for timing and power (default 10)")
+    y.add_argument("--no-timing", action="store_true", help="skip OpenSTA timing")
+    y.add_argument("--no-gls", action="store_true", help="skip the gate-level simulation")
+    y.add_argument("--no-power", action="store_true", help="skip the power runs")
     y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
     y.set_defaults(func=cmd_synth)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,11 +103,13 @@ class Backend:
 
 class VerilatorBackend(Backend):
     name = "verilator"
+    #: Verilator warnings waived on top of hdl.verilog.LINT_WAIVERS.
+    waivers: tuple[str, ...] = ()
 
-    def _build(self, trace: bool = False) -> native.NativeBuild:
+    def _build(self, trace: str = "") -> native.NativeBuild:
         return native.build(self.dut.name, self.verilog,
                             self.dut.block_size * self.dut.fmt.bits, len(self.dut.status),
-                            trace=trace)
+                            trace=trace, waivers=self.waivers)
 
     def build(self) -> BuildInfo:
         b = self._build()
@@ -116,7 +119,7 @@ class VerilatorBackend(Backend):
         return _NativeSession(native.Session(self._build(), self.dut.fmt))
 
     def waveform(self, stim, stop, name):
-        b = self._build(trace=True)
+        b = self._build(trace="vcd")
         vcd = self._dir(name) / f"{self.dut.name}.vcd"
         # Replay the chunk up to just past `stop` (one more cycle: the
         # harness's input registers delay the MAC by one); dump the last
@@ -144,6 +147,61 @@ class _NativeSession:
 
     def __exit__(self, *exc):
         return self._s.__exit__(*exc)
+
+
+#: The flip-flop that replaces the cell models' sequential UDP `udp_dff`
+#: (out, in, clk, clr, set, notifier) for Verilator: the UDP's table with
+#: its set and clear, written with nonblocking assignments.
+_UDP_DFF_MODULE = """
+module ifmac_udp_dff(output reg out, input in, input clk, input clr, input set,
+                     input notifier);
+  always @(posedge clk or posedge clr or posedge set)
+    if (set) out <= 1'b1;
+    else if (clr) out <= 1'b0;
+    else out <= in;
+endmodule
+"""
+_UDP_DFF_USE = re.compile(r"(?<!primitive )\budp_dff\s*\(")
+
+
+def verilator_cell_models(text: str) -> str:
+    """Cell models as Verilator needs them: each instance of the sequential
+    UDP `udp_dff` becomes an `ifmac_udp_dff` module instance. Verilator
+    evaluates a sequential UDP with blocking assignments, and on the OSU
+    0.18 models that gave wrong results (21,197 mismatching segments of
+    100,000 beats on the nvfp3 fused b8 netlist, which passes with this
+    flop and with the Liberty's own functions)."""
+    text, n = _UDP_DFF_USE.subn("ifmac_udp_dff u_udp_dff (", text)
+    return text + (_UDP_DFF_MODULE if n else "")
+
+
+class GateLevelBackend(VerilatorBackend):
+    """The native backend on a synthesized netlist instead of the RTL: the
+    Liberty-mapped Verilog of `dut`'s top module, compiled with the library's
+    own cell models (gate-level simulation; their flip-flop UDP rewritten by
+    verilator_cell_models). Not in BACKENDS: it needs the two files, which
+    ifmac.synth.signoff passes."""
+    name = "gate"
+    #: What the cell models (osu018_stdcells.v) bring: min:typ:max delays
+    #: and specify blocks (Verilator uses neither: zero-delay simulation),
+    #: implicit nets, a `timescale on the cells only, unused UDPs (the
+    #: latches'); and, in traced builds, UNOPTFLAT: a bus net whose bits feed
+    #: each other through gates looks circular to Verilator, which then
+    #: evaluates it bit by bit.
+    waivers = ("MINTYPMAXDLY", "SPECIFYIGN", "IMPLICIT", "TIMESCALEMOD", "BLKSEQ",
+               "PINCONNECTEMPTY", "UNDRIVEN", "UNOPTFLAT")
+
+    def __init__(self, dut: MAC, netlist: Path, cell_models: Path):
+        super().__init__(dut)
+        # Nets of the netlist are traced, not the insides of the cells (a cell's
+        # output toggles as its net does): that tripled the traced build time.
+        self._verilog = (Path(netlist).read_text() + "\n// verilator tracing_off\n"
+                         + verilator_cell_models(Path(cell_models).read_text()))
+
+    def _build(self, trace: str = "") -> native.NativeBuild:
+        # One build for the check and the power runs (ifmac.synth.signoff):
+        # a SAIF build that is given no SAIF file traces nothing.
+        return super()._build(trace or "saif")
 
 
 def _truncate(stim: Stimulus, cycles: int) -> Stimulus:
@@ -279,7 +337,10 @@ class AmaranthBackend(Backend):
 BACKENDS = {b.name: b for b in (VerilatorBackend, CocotbBackend, IcarusBackend, AmaranthBackend)}
 
 
-def get_backend(name: str | None, dut: MAC) -> Backend:
+def get_backend(name: "str | Backend | None", dut: MAC) -> Backend:
+    """The backend called `name` for `dut` (a Backend passes through)."""
+    if isinstance(name, Backend):
+        return name
     name = name or os.environ.get("IFMAC_BACKEND", DEFAULT_BACKEND)
     try:
         cls = BACKENDS[name]

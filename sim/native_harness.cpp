@@ -6,8 +6,9 @@
 // edges (Verilator re-evaluates logic fed by top-level inputs at every
 // eval), about 15 % faster. Cycles are reported in the MAC's own numbering.
 //
-// Usage: harness CODE_BYTES [VCD_FILE FIRST_CYCLE]
-// (VCD_FILE needs a --trace build; cycles of the first chunk from
+// Usage: harness CODE_BYTES [TRACE_FILE FIRST_CYCLE]
+// (TRACE_FILE needs a traced build: a VCD waveform from a --trace build, a
+// SAIF toggle file from a --trace-saif one; cycles of the first chunk from
 // FIRST_CYCLE on are dumped.)
 //
 // stdin, little-endian binary, repeated per chunk:
@@ -29,8 +30,12 @@
 
 #include "Vmac.h"
 #include "verilated.h"
-#if VM_TRACE
+#if VM_TRACE_SAIF
+#include "verilated_saif_c.h"
+using Trace = VerilatedSaifC;
+#elif VM_TRACE
 #include "verilated_vcd_c.h"
+using Trace = VerilatedVcdC;
 #endif
 
 #include <climits>
@@ -71,7 +76,7 @@ bool read_exact(void* dst, size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) die("usage: harness CODE_BYTES [VCD_FILE FIRST_CYCLE]");
+    if (argc < 2) die("usage: harness CODE_BYTES [TRACE_FILE FIRST_CYCLE]");
     const size_t code_bytes = std::strtoul(argv[1], nullptr, 10);
     auto ctx = std::make_unique<VerilatedContext>();
     auto top = std::make_unique<Vmac>(ctx.get());
@@ -79,10 +84,10 @@ int main(int argc, char** argv) {
     const size_t rec = 3 + 2 * code_bytes;
 
 #if VM_TRACE
-    std::unique_ptr<VerilatedVcdC> vcd;
+    std::unique_ptr<Trace> vcd;
     if (argc > 2) {
         ctx->traceEverOn(true);
-        vcd = std::make_unique<VerilatedVcdC>();
+        vcd = std::make_unique<Trace>();
         top->trace(vcd.get(), 99);
         vcd->open(argv[2]);
     }

@@ -72,6 +72,10 @@ class Result:
     yosys: str
     seconds: float
     ratios: dict[str, float | None] = field(default_factory=dict)
+    #: The signoff parts (ifmac.synth.signoff), None where not run.
+    timing: dict | None = None
+    gls: dict | None = None
+    power: list[dict] | None = None
 
 
 def yosys_tool() -> str:

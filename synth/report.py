@@ -25,8 +25,9 @@ from ifmac.golden.formats import FORMAT_NAMES, get_format
 from ifmac.golden.model import ARCHS
 from ifmac.hdl.mac import STAGES
 
+from . import signoff
 from .flow import METRICS, OTHER_STAGE, Result, synthesize, yosys_tool
-from .liberty import find_liberty
+from .liberty import find_cell_models, find_liberty, find_sta
 
 __all__ = ["DEFAULT_SYNTH_CONFIGS", "BASELINE", "run", "with_baselines", "fp_baseline",
            "report_records", "write_reports"]
@@ -68,10 +69,25 @@ def _ratio(x, y):
     return round(x / y, 4)
 
 
+#: Signoff metrics with ratios: OpenSTA's fmax, energy per MAC on the
+#: realistic data.
+SIGNOFF_METRICS = ("fmax_mhz", "energy_pj_per_mac")
+
+#: The signoff parts `ifmac synth` runs unless told not to.
+PARTS = ("timing", "gls", "power")
+
+
+def _metric(r: Result, m: str):
+    if m == "fmax_mhz":
+        return r.timing["fmax_mhz"] if r.timing else None
+    if m == "energy_pj_per_mac":
+        return r.power[0]["energy_pj_per_mac"] if r.power else None
+    return getattr(r.total, m)
+
+
 def _ratios(r: Result, base: Result | None) -> dict:
-    if base is None:
-        return {m: None for m in METRICS}
-    return {m: _ratio(getattr(r.total, m), getattr(base.total, m)) for m in METRICS}
+    return {m: None if base is None else _ratio(_metric(r, m), _metric(base, m))
+            for m in (*METRICS, *SIGNOFF_METRICS)}
 
 
 def report_records(results: list[Result]) -> list[dict]:
@@ -274,25 +290,168 @@ def _chart(records: list[dict], path: Path, liberty: str | None) -> bool:
     return True
 
 
+def _signoff_markdown(records: list[dict], missing: dict, clock_ns: float) -> str:
+    """The signoff tables: timing, GLS, power; "-" with the reason where a
+    part did not run."""
+    lines = [f"## Signoff: timing, gate-level simulation, power at {clock_ns:g} ns", "",
+             "Timing is OpenSTA's worst setup path of the flat Liberty-mapped netlist "
+             "(SDC from ifmac: clock on clk, no external delays, INVX1 drivers, "
+             "outputs loaded by 4 INVX1 inputs); fmax = 1 / (period - slack). ABC's "
+             "delay is its own estimate of the same netlist's longest path. The stages "
+             "are those the worst path of the hierarchy-preserving netlist crosses. "
+             "GLS is the flat netlist with the library's cell models on Verilator, "
+             "checked in values and cycles against the golden model. Power is computed "
+             "by ifmac from the library's tables and the GLS toggle counts "
+             "(docs/signoff.md): realistic = activations x weights quantized by the "
+             "codec from normal, Laplace, Student-t(3) and outlier-heavy data, dot "
+             f"products of K = {signoff.POWER_K}; random = uniformly random codes "
+             "and scales. Energy per MAC is per element pair.", ""]
+    for part, reason in missing.items():
+        lines.append(f"- no {part}: {reason}")
+    if missing:
+        lines.append("")
+    head = ["configuration", "WNS ns", "fmax MHz", "OpenSTA path ns", "ABC delay ns",
+            "OpenSTA / ABC", "critical path stages", "GLS beats", "GLS mismatches",
+            "realistic mW", "realistic pJ/MAC", "random mW", "random pJ/MAC",
+            "fmax / nvfp4", "pJ/MAC / nvfp4", "pJ/MAC / FP-only baseline"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in records:
+        t, g, p = r["timing"], r["gls"], r["power"] or []
+        abc = r["total"]["delay_ps"]
+        sets = {x["data"]: x for x in p}
+        fp = r["ratio_to_fp_baseline"]
+        row = [r["top"],
+               _fmt_num(t and t["wns_ns"], 3), _fmt_num(t and t["fmax_mhz"], 1),
+               _fmt_num(t and t["critical_path"]["delay_ns"], 3),
+               _fmt_num(abc and abc / 1000, 3),
+               _fmt_ratio(t and abc and t["critical_path"]["delay_ns"] * 1000 / abc),
+               " > ".join(t["critical_path"]["stages"]) if t else "-",
+               _fmt_num(g and g["beats"]), _fmt_num(g and g["mismatches"])]
+        for name in ("realistic", "random"):
+            x = sets.get(name)
+            row += [_fmt_num(x and x["total_mw"], 2), _fmt_num(x and x["energy_pj_per_mac"], 3)]
+        row += [_fmt_ratio(r["ratio_to_nvfp4"]["fmax_mhz"]),
+                _fmt_ratio(r["ratio_to_nvfp4"]["energy_pj_per_mac"]),
+                f"{_fmt_ratio(fp['energy_pj_per_mac'])} (vs {r['fp_baseline']})" if fp else "-"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _energy_chart(records: list[dict], path: Path) -> bool:
+    """Energy per MAC (realistic data) by format x arch."""
+    rows = [r for r in records if r["power"]]
+    if not rows:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sizes = sorted({r["block_size"] for r in rows})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(9 * len(sizes), 4.5), squeeze=False)
+    for ax, b in zip(axes[0], sizes):
+        fmts = [f for f in FORMAT_NAMES if any(r["format"] == f and r["block_size"] == b
+                                               for r in rows)]
+        width = 0.8 / len(ARCHS)
+        for k, a in enumerate(ARCHS):
+            xs, ys = [], []
+            for i, f in enumerate(fmts):
+                r = next((r for r in rows if (r["format"], r["arch"], r["block_size"])
+                          == (f, a, b)), None)
+                if r:
+                    xs.append(i + (k - (len(ARCHS) - 1) / 2) * width)
+                    ys.append(r["power"][0]["energy_pj_per_mac"])
+            bars = ax.bar(xs, ys, width, label=a)
+            ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        ax.set_xticks(range(len(fmts)), fmts, rotation=20)
+        ax.set_ylabel("pJ per element pair (realistic data)")
+        ax.set_title(f"MAC energy per MAC at {rows[0]['power'][0]['clock_ns']:g} ns, "
+                     f"block size {b}")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return True
+
+
 def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
-                  tool: str) -> list[Path]:
+                  tool: str, missing: dict | None = None,
+                  clock_ns: float = signoff.DEFAULT_CLOCK_NS) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     records = report_records(results)
     doc = {"tool": f"yosys ({tool})", "liberty": liberty,
-           "metrics": list(METRICS), "stages": list(REPORT_STAGES), "baseline": BASELINE,
-           "configurations": records}
+           "metrics": list(METRICS), "signoff_metrics": list(SIGNOFF_METRICS),
+           "stages": list(REPORT_STAGES), "baseline": BASELINE,
+           "not_run": missing or {}, "configurations": records}
     paths = [out_dir / "area.json", out_dir / "area.md"]
     paths[0].write_text(json.dumps(doc, indent=1) + "\n")
-    paths[1].write_text(_markdown(records, liberty, tool))
+    paths[1].write_text(_markdown(records, liberty, tool) + "\n"
+                        + _signoff_markdown(records, missing or {}, clock_ns))
     if _chart(records, out_dir / "area.png", liberty):
         paths.append(out_dir / "area.png")
+    if _energy_chart(records, out_dir / "energy.png"):
+        paths.append(out_dir / "energy.png")
     return paths
 
 
+def _signoff(r: Result, out_dir: Path, parts: tuple[str, ...], tools: dict,
+             clock_ns: float) -> Result:
+    """The signoff parts of one synthesized configuration, in its folder."""
+    from ifmac.hdl.mac import MAC, used
+    work = out_dir / r.top
+    dut = used(MAC(r.format, r.arch, r.block_size))   # its parameters, not its RTL
+    if "timing" in parts:
+        r.timing = asdict(signoff.timing(tools["sta"], tools["liberty"], work, r.top, clock_ns))
+    if "gls" in parts:
+        r.gls = signoff.gls(dut, work, tools["cells"])
+    if "power" in parts:
+        r.power = signoff.power_runs(dut, work, tools["cells"], tools["liberty"], clock_ns)
+    return r
+
+
+def _signoff_tools(liberty: Path | None, parts: tuple[str, ...]) -> tuple[tuple, dict, dict]:
+    """(the parts that can run, why each other one cannot, the tools they
+    need); one line printed per tool found and per part that cannot run
+    (its figures are then "-")."""
+    tools, why = {"liberty": liberty}, {}
+    if liberty is None:
+        why = {p: "no Liberty library" for p in parts}
+    else:
+        if "timing" in parts:
+            tools["sta"], how = find_sta()
+            print(how, flush=True)
+            if tools["sta"] is None:
+                why["timing"] = how
+        if "gls" in parts or "power" in parts:
+            tools["cells"], how = find_cell_models(liberty)
+            print(how, flush=True)
+            if tools["cells"] is None:
+                why |= {p: how for p in ("gls", "power") if p in parts}
+    for part, reason in why.items():
+        print(f"no {part}: {reason}", flush=True)
+    return tuple(p for p in parts if p not in why), why, tools
+
+
+def _progress(k: int, n: int, r: Result) -> str:
+    t = r.total
+    lib = (f", {_fmt_num(t.area_um2)} um^2, {_fmt_num(t.delay_ps)} ps"
+           if t.area_um2 is not None else "")
+    line = (f"[{k:2d}/{n}] {r.format} {r.arch} b{r.block_size}: {t.cells:,} cells, "
+            f"{t.transistors:,} transistors, depth {_fmt_num(t.logic_depth)}{lib}")
+    if r.timing:
+        line += f"; fmax {r.timing['fmax_mhz']:.1f} MHz"
+    if r.gls:
+        line += f"; GLS {r.gls['beats']:,} beats, {r.gls['mismatches']} mismatches"
+    if r.power:
+        line += f"; {r.power[0]['energy_pj_per_mac']:.2f} pJ/MAC"
+    return line + f" ({r.seconds:.0f} s)"
+
+
 def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
-        baselines: bool = True, use_liberty: bool = True) -> int:
-    """Synthesize `configs` (plus their nvfp4 baselines), print progress and
-    write the reports."""
+        baselines: bool = True, use_liberty: bool = True, parts: tuple[str, ...] = PARTS,
+        clock_ns: float = signoff.DEFAULT_CLOCK_NS) -> int:
+    """Synthesize `configs` (plus their nvfp4 baselines) and run the signoff
+    `parts` on each, print progress and write the reports. Exit status 1
+    when the gate-level simulation of any configuration mismatched."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     liberty, how = (find_liberty(liberty_path) if use_liberty
@@ -304,23 +463,28 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
     print(how, flush=True)
     if tool == "yowasp":
         print(YOWASP_NOTE, flush=True)
+    parts, missing, tools = _signoff_tools(liberty, tuple(parts))
+
+    def one(f, a, b):
+        r = synthesize(f, a, b, out_dir, liberty, tool)
+        t1 = time.perf_counter()
+        r = _signoff(r, out_dir, parts, tools, clock_ns) if parts else r
+        r.seconds = round(r.seconds + time.perf_counter() - t1, 1)
+        return r
+
     # Biggest first, so the parallel jobs finish together.
     order = sorted(configs, key=lambda c: (c[1] != "lane", -c[2]))
     results = []
     with ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(synthesize, f, a, b, out_dir, liberty, tool): (f, a, b)
-                   for f, a, b in order}
+        futures = {pool.submit(one, f, a, b): (f, a, b) for f, a, b in order}
         for k, fut in enumerate(as_completed(futures), 1):
-            f, a, b = futures[fut]
             r = fut.result()
             results.append(r)
-            t = r.total
-            lib = (f", {_fmt_num(t.area_um2)} um^2, {_fmt_num(t.delay_ps)} ps"
-                   if t.area_um2 is not None else "")
-            print(f"[{k:2d}/{len(configs)}] {f} {a} b{b}: {t.cells:,} cells, "
-                  f"{t.transistors:,} transistors, depth {_fmt_num(t.logic_depth)}{lib} "
-                  f"({r.seconds:.0f} s)", flush=True)
-    paths = write_reports(results, out_dir, liberty.name if liberty else None, tool)
+            print(_progress(k, len(configs), r), flush=True)
+    paths = write_reports(results, out_dir, liberty.name if liberty else None, tool, missing,
+                          clock_ns)
     print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.0f} s")
-    return 0
-
+    bad = [r for r in results if r.gls and r.gls["mismatches"]]
+    for r in bad:
+        print(f"GLS MISMATCH {r.top}: {r.gls['first_error']} (waveform {r.gls['waveform']})")
+    return 1 if bad else 0

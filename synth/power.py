@@ -1,0 +1,266 @@
+"""Power of a mapped netlist from the library's own tables and real switching
+activity, the way signoff power tools compute it (see docs/signoff.md).
+
+Inputs: the Liberty library, the netlist's connectivity (Yosys's JSON of the
+Liberty-mapped netlist: every cell with the nets on its pins) and the
+toggle counts of every net from a gate-level simulation (Verilator SAIF).
+
+* switching: 1/2 C V^2 per toggle of a net, C the sum of the input-pin
+  capacitances that the net drives (plus the output load on a top-level
+  output). The library has no wire-load model, so there is no wire
+  capacitance.
+* internal: per toggle of a cell's output, the mean of the rise and fall
+  energies of its `internal_power` tables (averaged over the related input
+  pins), looked up at the net's load C and a nominal input slew; per toggle
+  of an input pin with its own tables (a flip-flop's clock), the mean of
+  their rise and fall energies at that slew.
+* leakage: each cell's `cell_leakage_power`.
+
+Energies are in pJ (the library's 1 pF x 1 V^2), power in mW at the clock
+the activity is spread over (pJ per ns).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Library", "Activity", "Power", "load_library", "read_saif", "power",
+           "NOMINAL_SLEW_NS", "OUTPUT_LOAD_CELL"]
+
+#: The input transition at which the internal-energy tables are read (ns):
+#: within the tables' range (0.06 to 1.8 ns in OSU 0.18), near its fast end.
+NOMINAL_SLEW_NS = 0.1
+
+#: A top-level output drives this many inputs of this cell (also the SDC's
+#: set_load for timing).
+OUTPUT_LOAD_CELL = ("INVX1", "A", 4)
+
+_CAP_UNITS = {"pf": 1.0, "ff": 1e-3}
+_LEAK_UNITS = {"1nW": 1e-6, "1uW": 1e-3, "1mW": 1.0, "1pW": 1e-9}   # to mW
+
+
+@dataclass
+class Table:
+    """An energy table: 1-D over slew, or 2-D over (load, slew)."""
+    loads: np.ndarray | None
+    slews: np.ndarray
+    values: np.ndarray
+
+    def at(self, load: float, slew: float) -> float:
+        def axis(xs, x):
+            i = int(np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2))
+            return i, (x - xs[i]) / (xs[i + 1] - xs[i])
+        j, v = axis(self.slews, slew)
+        if self.loads is None:
+            row = self.values.reshape(-1)
+            return float(row[j] + v * (row[j + 1] - row[j]))
+        i, u = axis(self.loads, load)
+        q = self.values
+        # Bilinear inside the table, linear beyond its edges.
+        return float((1 - u) * ((1 - v) * q[i, j] + v * q[i, j + 1])
+                     + u * ((1 - v) * q[i + 1, j] + v * q[i + 1, j + 1]))
+
+
+@dataclass
+class Cell:
+    name: str
+    leakage_mw: float
+    inputs: dict[str, float] = field(default_factory=dict)            # pin -> pF
+    outputs: dict[str, list[tuple[Table, Table]]] = field(default_factory=dict)
+    input_tables: dict[str, tuple[Table, Table]] = field(default_factory=dict)
+
+    def output_energy(self, pin: str, load: float, slew: float) -> float:
+        """Mean internal energy (pJ) of one toggle of output `pin`."""
+        arcs = self.outputs[pin]
+        if not arcs:
+            return 0.0
+        return float(np.mean([(r.at(load, slew) + f.at(load, slew)) / 2 for r, f in arcs]))
+
+    def input_energy(self, pin: str, slew: float) -> float:
+        if pin not in self.input_tables:
+            return 0.0
+        r, f = self.input_tables[pin]
+        return (r.at(0.0, slew) + f.at(0.0, slew)) / 2
+
+
+@dataclass
+class Library:
+    name: str
+    voltage: float
+    cells: dict[str, Cell]
+
+    def output_load(self) -> float:
+        cell, pin, n = OUTPUT_LOAD_CELL
+        return n * self.cells[cell].inputs[pin]
+
+
+def _table(group, templates) -> Table:
+    variables = templates.get(group.args[0] if group.args else "", ())
+    values = np.array(group.get_array("values"), dtype=float)
+    first = np.array(group.get_array("index_1"), dtype=float).reshape(-1)
+    if values.shape[0] == 1 or len(variables) < 2:
+        return Table(None, first, values.reshape(-1))
+    second = np.array(group.get_array("index_2"), dtype=float).reshape(-1)
+    if variables[0].startswith("input_"):        # (slew, load): put load first
+        return Table(second, first, values.T)
+    return Table(first, second, values)
+
+
+@lru_cache(maxsize=4)
+def load_library(path: str) -> Library:
+    from liberty.parser import parse_liberty
+    lib = parse_liberty(Path(path).read_text())
+    cap = lib["capacitive_load_unit"]
+    cap_unit = str(cap[1]).strip('"').lower() if isinstance(cap, list) else ""
+    leak_unit = str(lib["leakage_power_unit"]).strip('"')
+    volt_unit = str(lib["voltage_unit"]).strip('"')
+    if cap_unit not in _CAP_UNITS or leak_unit not in _LEAK_UNITS or volt_unit != "1V":
+        raise ValueError(f"{path}: units {cap!r}, {leak_unit!r}, {volt_unit!r}; the power "
+                         "model reads pF or fF, 1V and nW, uW, mW or pW")
+    cap_scale = float(cap[0]) * _CAP_UNITS[cap_unit]
+    templates = {}
+    for kind in ("power_lut_template", "lu_table_template"):
+        for t in lib.get_groups(kind):
+            templates[t.args[0]] = tuple(str(t[v]) for v in ("variable_1", "variable_2")
+                                         if t[v] is not None)
+    cells = {}
+    for c in lib.get_groups("cell"):
+        cell = Cell(c.args[0], float(c["cell_leakage_power"] or 0.0) * _LEAK_UNITS[leak_unit])
+        for p in c.get_groups("pin"):
+            pin = str(p.args[0]).strip('"')
+            tables = p.get_groups("internal_power")
+            if p["direction"] == "input":
+                cell.inputs[pin] = float(p["capacitance"]) * cap_scale
+                if tables:
+                    g = tables[0]
+                    cell.input_tables[pin] = tuple(_table(g.get_groups(k)[0], templates)
+                                                   for k in ("rise_power", "fall_power"))
+            elif p["direction"] == "output":
+                cell.outputs[pin] = [tuple(_table(g.get_groups(k)[0], templates)
+                                           for k in ("rise_power", "fall_power"))
+                                     for g in tables if g.get_groups("rise_power")]
+        cells[cell.name] = cell
+    return Library(str(lib.args[0]), float(lib["nom_voltage"]), cells)
+
+
+# --------------------------------------------------------------------------
+# Activity
+# --------------------------------------------------------------------------
+
+@dataclass
+class Activity:
+    """Toggle counts of the nets of one module over `cycles` clock cycles."""
+    cycles: float
+    toggles: dict[str, int]
+
+
+_NET = re.compile(r"^\s*\((\S+) \(T0 \d+\) \(T1 \d+\) .*\(TC (\d+)\)")
+_DURATION = re.compile(r"^\(DURATION (\d+)\)", re.M)
+
+
+def read_saif(path: Path, scope: str, time_per_cycle: int = 10) -> Activity:
+    """Toggle counts of the nets in instance `scope` (the last INSTANCE of
+    that name) of a Verilator SAIF file; `time_per_cycle` is the harness's
+    time step per clock cycle."""
+    text = Path(path).read_text()
+    m = _DURATION.search(text)
+    if m is None:
+        raise ValueError(f"{path}: no DURATION; not a SAIF file")
+    start = text.rfind(f"(INSTANCE {scope}\n")
+    if start < 0:
+        raise ValueError(f"{path}: no instance {scope!r}")
+    toggles = {}
+    for line in text[start:].splitlines()[1:]:
+        if "(INSTANCE " in line:
+            break
+        n = _NET.match(line)
+        if n:
+            toggles[n.group(1).replace("\\", "")] = int(n.group(2))
+    return Activity(int(m.group(1)) / time_per_cycle, toggles)
+
+
+# --------------------------------------------------------------------------
+# Power
+# --------------------------------------------------------------------------
+
+@dataclass
+class Power:
+    clock_ns: float
+    cycles: float
+    internal_mw: float
+    switching_mw: float
+    leakage_mw: float
+
+    @property
+    def total_mw(self) -> float:
+        return self.internal_mw + self.switching_mw + self.leakage_mw
+
+    def energy_pj(self) -> float:
+        """Energy of the whole run (pJ)."""
+        return self.total_mw * self.cycles * self.clock_ns
+
+
+def _net_names(module: dict) -> dict[int, str]:
+    """JSON bit id -> the net name the simulator traces it by."""
+    names = {}
+    for name, net in sorted(module["netnames"].items(), key=lambda kv: kv[1]["hide_name"]):
+        bits = net["bits"]
+        for i, b in enumerate(bits):
+            if isinstance(b, int):
+                names.setdefault(b, name if len(bits) == 1 else f"{name}[{i}]")
+    return names
+
+
+def power(library: Library, netlist: Path, top: str, activity: Activity,
+          clock_ns: float, slew_ns: float = NOMINAL_SLEW_NS) -> Power:
+    """Average power of `top` in `netlist` (Yosys JSON) under `activity`."""
+    module = json.loads(Path(netlist).read_text())["modules"][top]
+    names = _net_names(module)
+    load: dict[int, float] = {}
+    drivers: list[tuple[object, str, int]] = []
+    pin_inputs: list[tuple[object, str, int]] = []
+    leakage = 0.0
+    for inst, c in module["cells"].items():
+        cell = library.cells.get(c["type"])
+        if cell is None:
+            raise ValueError(f"{netlist}: cell {inst} is a {c['type']}, which "
+                             f"{library.name} does not have")
+        leakage += cell.leakage_mw
+        for pin, bits in c["connections"].items():
+            (bit,) = bits
+            if not isinstance(bit, int):
+                continue                    # tied to a constant: never toggles
+            if pin in cell.inputs:
+                load[bit] = load.get(bit, 0.0) + cell.inputs[pin]
+                pin_inputs.append((cell, pin, bit))
+            elif pin in cell.outputs:
+                drivers.append((cell, pin, bit))
+    for port in module["ports"].values():
+        if port["direction"] == "output":
+            for bit in port["bits"]:
+                if isinstance(bit, int):
+                    load[bit] = load.get(bit, 0.0) + library.output_load()
+
+    missing = sorted({names.get(b, f"bit {b}") for _, _, b in drivers + pin_inputs
+                      if names.get(b) not in activity.toggles})
+    if missing:
+        raise ValueError(f"no toggle count for {len(missing)} nets of {top} "
+                         f"(e.g. {', '.join(missing[:3])}); the SAIF is not of this netlist")
+
+    def tc(bit):
+        return activity.toggles[names[bit]]
+
+    internal = sum(tc(b) * cell.output_energy(pin, load.get(b, 0.0), slew_ns)
+                   for cell, pin, b in drivers)
+    internal += sum(tc(b) * cell.input_energy(pin, slew_ns) for cell, pin, b in pin_inputs)
+    v2 = library.voltage ** 2
+    switching = sum(0.5 * c * v2 * tc(b) for b, c in load.items() if names.get(b) in
+                    activity.toggles)
+    window = activity.cycles * clock_ns           # ns
+    return Power(clock_ns, activity.cycles, internal / window, switching / window, leakage)

@@ -1,0 +1,167 @@
+"""The signoff view of one synthesized configuration (docs/signoff.md):
+
+* timing: OpenSTA on the flat Liberty-mapped netlist at a clock, with an
+  SDC written here; the stages the critical path crosses from the
+  hierarchy-preserving netlist;
+* gls: the flat netlist with the library's cell models on the native
+  backend, checked against the golden model in values and cycles;
+* power: the same gate-level build traced (SAIF), per data set, through
+  ifmac.synth.power.
+
+Each part reads the netlists that ifmac.synth.flow leaves in the
+configuration's folder.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ifmac.hdl.mac import MAC, STAGES
+
+from . import power as pw
+
+__all__ = ["Timing", "timing", "sdc", "gls", "power_runs", "DATA_SETS", "GLS_BEATS",
+           "POWER_K", "DEFAULT_CLOCK_NS"]
+
+DEFAULT_CLOCK_NS = 10.0
+
+#: Gate-level beats checked per configuration.
+GLS_BEATS = 100_000
+
+#: Dot-product length of the realistic power data (segments of K/B beats).
+POWER_K = 4096
+
+
+# --------------------------------------------------------------------------
+# Static timing
+# --------------------------------------------------------------------------
+
+@dataclass
+class Timing:
+    clock_ns: float
+    wns_ns: float
+    fmax_mhz: float
+    critical_path: dict
+
+
+def sdc(clock_ns: float, library: pw.Library) -> str:
+    """The constraints: clock on clk, inputs launched and outputs captured
+    by it with no external delay, inputs driven by an INVX1, outputs loaded
+    like power.OUTPUT_LOAD_CELL."""
+    cell, pin, n = pw.OUTPUT_LOAD_CELL
+    return (f"create_clock -name clk -period {clock_ns} [get_ports clk]\n"
+            "set data_inputs [delete_from_list [all_inputs] [get_ports clk]]\n"
+            "set_input_delay 0 -clock clk $data_inputs\n"
+            "set_output_delay 0 -clock clk [all_outputs]\n"
+            "set_driving_cell -lib_cell INVX1 -pin Y $data_inputs\n"
+            f"# {n} x {cell}/{pin}\n"
+            f"set_load {library.output_load():.6f} [all_outputs]\n")
+
+
+_POINT = re.compile(r"^\s*-?[0-9.]+\s+-?[0-9.]+\s+[v^]\s+(\S+)\s+\((\S+)\)", re.M)
+_SLACK = re.compile(r"^\s*(-?[0-9.]+)\s+slack", re.M)
+_END = re.compile(r"^(Startpoint|Endpoint): (\S+)", re.M)
+
+
+def _sta(sta: Path, liberty: Path, netlist: Path, top: str, sdc_path: Path,
+         work: Path, tag: str) -> str:
+    tcl = work / f"{tag}.sta.tcl"
+    tcl.write_text(f"read_liberty {liberty}\nread_verilog {netlist}\nlink_design {top}\n"
+                   f"read_sdc {sdc_path}\n"
+                   "report_checks -path_delay max -digits 3\n")
+    p = subprocess.run([str(sta), "-no_splash", "-exit", str(tcl)], capture_output=True,
+                       text=True, cwd=work)
+    (work / f"{tag}.sta.log").write_text(p.stdout + p.stderr)
+    if p.returncode != 0 or not _SLACK.search(p.stdout):
+        raise RuntimeError(f"OpenSTA failed on {netlist} (log {work / f'{tag}.sta.log'})")
+    return p.stdout
+
+
+def timing(sta: Path, liberty: Path, work: Path, top: str, clock_ns: float) -> Timing:
+    """OpenSTA's worst setup path of the flat netlist at `clock_ns`, and the
+    stages that the hierarchy-preserving netlist's worst path crosses."""
+    lib = pw.load_library(str(liberty))
+    sdc_path = work / "mac.sdc"
+    sdc_path.write_text(sdc(clock_ns, lib))
+    flat = _sta(sta, liberty, work / "total.liberty.v", top, sdc_path, work, "total")
+    slack = float(_SLACK.search(flat).group(1))
+    ends = dict(_END.findall(flat))
+    points = _POINT.findall(flat)
+    hier = _sta(sta, liberty, work / "stages.liberty.v", top, sdc_path, work, "stages")
+    crossed = []
+    for pin, _ in _POINT.findall(hier):
+        head = pin.split("/")[0]
+        stage = head if head in STAGES and pin.count("/") >= 2 else "registers"
+        if not crossed or crossed[-1] != stage:
+            crossed.append(stage)
+    return Timing(clock_ns, round(min(slack, 0.0), 3),
+                  round(1000.0 / (clock_ns - slack), 2),
+                  {"startpoint": ends.get("Startpoint"), "endpoint": ends.get("Endpoint"),
+                   "delay_ns": round(clock_ns - slack, 3), "cells": len(points),
+                   "stages": crossed})
+
+
+# --------------------------------------------------------------------------
+# Gate-level simulation and power
+# --------------------------------------------------------------------------
+
+def _backend(dut: MAC, work: Path, cell_models: Path):
+    from ifmac.sim.backends import GateLevelBackend
+    return GateLevelBackend(dut, work / "total.liberty.v", cell_models)
+
+
+def gls(dut: MAC, work: Path, cell_models: Path, beats: int = GLS_BEATS, seed: int = 1) -> dict:
+    """The regression's stimulus (directed corners and sweeps, quantized
+    tensors, random beats, gaps and resets) on the flat netlist."""
+    from ifmac.sim.mac_run import check_stream
+    from ifmac.sim.regress import stimuli
+    be = _backend(dut, work, cell_models)
+    r = check_stream(dut, stimuli(dut.fmt.name, dut.block_size, dut.latency, beats, seed),
+                     name="gls", backend=be)
+    return {"beats": r.beats, "segments": r.segments, "mismatches": r.mismatches,
+            "first_error": r.first_error,
+            "waveform": str(r.waveform) if r.waveform else None}
+
+
+def data_sets(fmt: str, block_size: int, seed: int = 7) -> dict:
+    """The power data, realistic first: activations x weights quantized by
+    the codec from normal, Laplace, Student-t(3) and outlier-heavy tensors,
+    dot products of length POWER_K; then uniformly random codes and scales."""
+    from ifmac.golden.vectors import random_beats
+    from ifmac.sim import suites
+    k_blocks = POWER_K // block_size
+    real = suites.quantized(fmt, block_size, rows=2, k_blocks=k_blocks, seed=seed)
+    return {"realistic": real,
+            "random": random_beats(fmt, block_size, len(real), seed, corner_fraction=0.0)}
+
+
+def power_runs(dut: MAC, work: Path, cell_models: Path, liberty: Path, clock_ns: float,
+               beats_by_set: dict | None = None) -> list[dict]:
+    """One power record per data set (power.py), from the SAIF of a
+    gate-level run of that data."""
+    from ifmac.sim.stimulus import Stimulus, schedule
+    lib = pw.load_library(str(liberty))
+    from ifmac.sim import native
+    build = _backend(dut, work, cell_models)._build()
+    records = []
+    for name, beats in (beats_by_set or data_sets(dut.fmt.name, dut.block_size)).items():
+        saif = work / f"power-{name}.saif"
+        with native.Session(build, dut.fmt, vcd=saif, dump_from=0) as s:
+            s.submit(Stimulus(beats, schedule(len(beats), dut.latency)))
+            s.result()
+        act = pw.read_saif(saif, "mac")
+        p = pw.power(lib, work / "total.netlist.json", dut.name, act, clock_ns)
+        pairs = len(beats) * dut.block_size
+        records.append({"data": name, "clock_ns": clock_ns, "beats": len(beats),
+                        "cycles": act.cycles,
+                        "internal_mw": round(p.internal_mw, 4),
+                        "switching_mw": round(p.switching_mw, 4),
+                        "leakage_mw": round(p.leakage_mw, 6),
+                        "total_mw": round(p.total_mw, 4),
+                        "energy_pj_per_beat": round(p.energy_pj() / len(beats), 3),
+                        "energy_pj_per_mac": round(p.energy_pj() / pairs, 4)})
+        saif.unlink()                    # large, and the record holds what it says
+    return records

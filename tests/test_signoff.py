@@ -1,0 +1,242 @@
+"""Signoff: the power model against a hand computation, and on a real
+netlist: static timing, gate-level simulation that passes on the synthesized
+netlist and fails on a broken copy, power that follows activity."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ifmac.cli import main
+from ifmac.golden.vectors import Beats, random_beats
+from ifmac.hdl.mac import MAC, used
+from ifmac.synth import liberty, power, signoff
+
+# ---------------------------------------------------------------------------
+# The power model, by hand on three cells
+# ---------------------------------------------------------------------------
+
+# Tables over (output load pF, input slew ns) on the corners 0 and 1, so the
+# bilinear look-ups can be done by hand.
+HAND_LIB = """
+library (hand) {
+  delay_model : table_lookup;
+  time_unit : "1ns";
+  voltage_unit : "1V";
+  current_unit : "1uA";
+  leakage_power_unit : "1nW";
+  capacitive_load_unit (1,pf);
+  nom_voltage : 2.0;
+  power_lut_template (e2) {
+    variable_1 : total_output_net_capacitance;
+    variable_2 : input_transition_time;
+    index_1 ("0.0, 1.0");
+    index_2 ("0.0, 1.0");
+  }
+  power_lut_template (p1) {
+    variable_1 : input_transition_time;
+    index_1 ("0.0, 1.0");
+  }
+  cell (INVX1) {
+    area : 1;
+    cell_leakage_power : 10;
+    pin (A) { direction : input; capacitance : 0.01; }
+    pin (Y) {
+      direction : output;
+      function : "(!A)";
+      internal_power () {
+        related_pin : "A";
+        rise_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("1.0, 2.0", "3.0, 4.0"); }
+        fall_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("0.0, 0.0", "1.0, 1.0"); }
+      }
+    }
+  }
+  cell (NAND2X1) {
+    area : 2;
+    cell_leakage_power : 20;
+    pin (A) { direction : input; capacitance : 0.01; }
+    pin (B) { direction : input; capacitance : 0.012; }
+    pin (Y) {
+      direction : output;
+      function : "(!(A B))";
+      internal_power () {
+        related_pin : "A";
+        rise_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("2.0, 2.0", "2.0, 2.0"); }
+        fall_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("0.0, 0.0", "0.0, 0.0"); }
+      }
+      internal_power () {
+        related_pin : "B";
+        rise_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("4.0, 4.0", "4.0, 4.0"); }
+        fall_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("2.0, 2.0", "2.0, 2.0"); }
+      }
+    }
+  }
+  cell (DFFPOSX1) {
+    area : 4;
+    cell_leakage_power : 50;
+    ff (IQ, IQN) { next_state : "D"; clocked_on : "CLK"; }
+    pin (CLK) {
+      direction : input;
+      capacitance : 0.02;
+      internal_power () {
+        rise_power (p1) { index_1 ("0.0, 1.0"); values ("0.5, 1.5"); }
+        fall_power (p1) { index_1 ("0.0, 1.0"); values ("0.5, 0.5"); }
+      }
+    }
+    pin (D) { direction : input; capacitance : 0.005; }
+    pin (Q) {
+      direction : output;
+      function : "IQ";
+      internal_power () {
+        related_pin : "CLK";
+        rise_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("1.0, 1.0", "1.0, 1.0"); }
+        fall_power (e2) { index_1 ("0.0, 1.0"); index_2 ("0.0, 1.0");
+                          values ("1.0, 1.0", "1.0, 1.0"); }
+      }
+    }
+  }
+}
+"""
+
+# q = DFF(!(!a & b)): bits 2..7 are a, b, clk, n1 = !a, n2 = nand, q.
+HAND_NETLIST = {"modules": {"hand": {
+    "ports": {"a": {"direction": "input", "bits": [2]},
+              "b": {"direction": "input", "bits": [3]},
+              "clk": {"direction": "input", "bits": [4]},
+              "q": {"direction": "output", "bits": [7]}},
+    "cells": {"u1": {"type": "INVX1", "connections": {"A": [2], "Y": [5]}},
+              "u2": {"type": "NAND2X1", "connections": {"A": [5], "B": [3], "Y": [6]}},
+              "u3": {"type": "DFFPOSX1", "connections": {"CLK": [4], "D": [6], "Q": [7]}}},
+    "netnames": {name: {"hide_name": 0, "bits": [bit]}
+                 for name, bit in (("a", 2), ("b", 3), ("clk", 4), ("n1", 5), ("n2", 6),
+                                   ("q", 7))}}}}
+
+# 10 cycles (DURATION 100 at 10 time units per cycle).
+HAND_SAIF = """(SAIFILE
+(SAIFVERSION "2.0")
+(DURATION 100)
+ (INSTANCE TOP
+  (INSTANCE hand
+   (NET
+""" + "".join(f"    ({n} (T0 50) (T1 50) (TZ 0) (TX 0) (TB 0) (TC {tc}))\n"
+              for n, tc in (("a", 10), ("b", 4), ("clk", 20), ("n1", 10), ("n2", 6),
+                            ("q", 3))) + "   )\n  )\n )\n)\n"
+
+
+def test_power_model_matches_a_hand_computation(tmp_path):
+    (tmp_path / "hand.lib").write_text(HAND_LIB)
+    (tmp_path / "hand.json").write_text(json.dumps(HAND_NETLIST))
+    (tmp_path / "hand.saif").write_text(HAND_SAIF)
+    lib = power.load_library(str(tmp_path / "hand.lib"))
+    act = power.read_saif(tmp_path / "hand.saif", "hand")
+    assert act.cycles == 10 and act.toggles["clk"] == 20
+    p = power.power(lib, tmp_path / "hand.json", "hand", act, clock_ns=5.0, slew_ns=0.1)
+
+    # Loads (pF): a 0.01 (INV.A), b 0.012 (NAND.B), clk 0.02, n1 0.01 (NAND.A),
+    # n2 0.005 (DFF.D), q 4 x 0.01 (the output load: four INVX1 inputs).
+    # Switching: 1/2 V^2 sum(C x toggles) = 0.5 * 4 * (0.1 + 0.048 + 0.4 + 0.1
+    # + 0.03 + 0.12) = 1.596 pJ.
+    switching_pj = 1.596
+    # Internal, slew 0.1 ns:
+    #   INV, load 0.01: rise 1 + 0.1 * 1 + 0.01 * 2 = 1.12, fall 0.01,
+    #     mean 0.565 x 10 toggles = 5.65
+    #   NAND: arcs A (2 + 0) / 2 = 1 and B (4 + 2) / 2 = 3, mean 2 x 6 = 12
+    #   DFF Q: 1 x 3 = 3; its CLK pin: rise 0.6, fall 0.5, mean 0.55 x 20 = 11
+    internal_pj = 5.65 + 12 + 3 + 11
+    window_ns = 10 * 5.0
+    assert p.switching_mw == pytest.approx(switching_pj / window_ns, rel=1e-12)
+    assert p.internal_mw == pytest.approx(internal_pj / window_ns, rel=1e-12)
+    assert p.leakage_mw == pytest.approx((10 + 20 + 50) * 1e-6, rel=1e-12)
+    assert p.energy_pj() == pytest.approx(internal_pj + switching_pj + 80e-6 * window_ns)
+
+
+def test_power_model_refuses_a_foreign_saif(tmp_path):
+    (tmp_path / "hand.lib").write_text(HAND_LIB)
+    (tmp_path / "hand.json").write_text(json.dumps(HAND_NETLIST))
+    (tmp_path / "other.saif").write_text(HAND_SAIF.replace("(n2 ", "(m2 "))
+    lib = power.load_library(str(tmp_path / "hand.lib"))
+    act = power.read_saif(tmp_path / "other.saif", "hand")
+    with pytest.raises(ValueError, match="no toggle count for 1 nets.*n2"):
+        power.power(lib, tmp_path / "hand.json", "hand", act, clock_ns=5.0)
+
+
+# ---------------------------------------------------------------------------
+# On a synthesized MAC (needs the fetched OSU 0.18 library and OpenSTA)
+# ---------------------------------------------------------------------------
+
+SMALL = ("nvfp3", "fused", 8)
+
+
+@pytest.fixture(scope="module")
+def signed_off(tmp_path_factory):
+    lib, how = liberty.find_liberty()
+    cells, how_cells = liberty.find_cell_models(lib) if lib else (None, how)
+    sta, how_sta = liberty.find_sta()
+    if lib is None or cells is None or sta is None:
+        pytest.skip(f"{how}; {how_cells}; {how_sta}")
+    out = tmp_path_factory.mktemp("signoff")
+    rc = main(["synth", "-f", SMALL[0], "-a", SMALL[1], "-b", str(SMALL[2]),
+               "--no-baseline", "-o", str(out)])
+    assert rc == 0
+    doc = json.loads((out / "area.json").read_text())
+    return out, doc["configurations"][0], lib, cells
+
+
+def test_signoff_report(signed_off):
+    out, rec, _, _ = signed_off
+    t = rec["timing"]
+    assert t["clock_ns"] == 10.0 and t["fmax_mhz"] > 1
+    # fmax comes from the path delay OpenSTA reports.
+    assert t["fmax_mhz"] == pytest.approx(1000 / t["critical_path"]["delay_ns"], rel=1e-3)
+    assert t["wns_ns"] == min(0.0, round(10.0 - t["critical_path"]["delay_ns"], 3))
+    assert t["critical_path"]["stages"][0] == "registers"
+    assert rec["gls"]["beats"] >= signoff.GLS_BEATS and rec["gls"]["mismatches"] == 0
+    assert [p["data"] for p in rec["power"]] == ["realistic", "random"]
+    for p in rec["power"]:
+        assert p["total_mw"] == pytest.approx(p["internal_mw"] + p["switching_mw"]
+                                              + p["leakage_mw"], abs=2e-4)
+        assert p["energy_pj_per_mac"] > 0
+    md = (out / "area.md").read_text()
+    assert "## Signoff" in md and f"| {rec['top']} |" in md
+    assert (out / "energy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _zero_beats(fmt: str, block_size: int, n: int) -> Beats:
+    b = random_beats(fmt, block_size, n, seed=3, corner_fraction=0.0)
+    return Beats(np.zeros_like(b.a), b.a_scale, np.zeros_like(b.w), b.w_scale, b.last)
+
+
+def test_power_follows_activity(signed_off):
+    out, rec, lib, cells = signed_off
+    dut = used(MAC(*SMALL))
+    n = 2000
+    runs = signoff.power_runs(dut, out / rec["top"], cells, lib, 10.0, {
+        "zero": _zero_beats(SMALL[0], SMALL[2], n),
+        "random": random_beats(SMALL[0], SMALL[2], n, seed=3, corner_fraction=0.0)})
+    zero, rand = runs
+    dynamic = [r["internal_mw"] + r["switching_mw"] for r in runs]
+    assert dynamic[0] < 0.5 * dynamic[1], runs
+    assert zero["leakage_mw"] == rand["leakage_mw"]
+
+
+def test_gls_fails_on_a_broken_netlist(signed_off, tmp_path):
+    out, rec, _, cells = signed_off
+    work = tmp_path / rec["top"]
+    shutil.copytree(out / rec["top"], work)
+    netlist = work / "total.liberty.v"
+    text = netlist.read_text()
+    # One cell swapped: the first two-input NAND becomes a NOR.
+    k = text.index("  NAND2X1 ")
+    netlist.write_text(text[:k] + "  NOR2X1 " + text[k + len("  NAND2X1 "):])
+    r = signoff.gls(used(MAC(*SMALL)), work, cells, beats=2000)
+    assert r["mismatches"] > 0 and r["first_error"]
+    assert r["waveform"] and Path(r["waveform"]).stat().st_size > 0
