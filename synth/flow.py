@@ -26,6 +26,7 @@ those two figures are None: cells, transistors and area are still there.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -179,20 +180,28 @@ def _figures(work: Path, prefix: str, modules: dict[str, str],
 
 def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
          tool: str) -> tuple[Figures, dict[str, Figures]]:
-    """The Yosys run in `work`: the flat totals and the figures per stage."""
+    """The Yosys run in `work`: the flat totals and the figures per stage.
+    A folder that holds a finished run of the same inputs (RTL, script, ABC
+    scripts, library, tool) is read, not run again: `make signoff` after
+    `make synth` reuses its netlists."""
     with_lib = liberty is not None
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    (work / "mac.il").write_text(netlist)
-    for name in ("generic.abc", "liberty.abc"):
-        (work / name).write_text(_template_text(name))
     stage_modules = [f"{dut.name}.{s}" for s in STAGES]
     modules = dict(zip(STAGES, stage_modules)) | {OTHER_STAGE: dut.name}
-    (work / "flow.ys").write_text(_script(dut.name, stage_modules, modules, with_lib))
-    if with_lib:
-        shutil.copyfile(liberty, work / "cells.lib")
-    _run_yosys(work, tool)
+    inputs = {"mac.il": netlist, "flow.ys": _script(dut.name, stage_modules, modules, with_lib)}
+    inputs |= {name: _template_text(name) for name in ("generic.abc", "liberty.abc")}
+    key = hashlib.sha256("\0".join([*inputs.values(), tool, Path(liberty).read_text()
+                                     if with_lib else ""]).encode()).hexdigest()
+    done = work / "flow.done"
+    if not (done.exists() and done.read_text().strip() == key):
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        for name, text in inputs.items():
+            (work / name).write_text(text)
+        if with_lib:
+            shutil.copyfile(liberty, work / "cells.lib")
+        _run_yosys(work, tool)
+        done.write_text(key + "\n")
 
     total = _figures(work, "total", {"total": dut.name}, with_lib)["total"]
     stages = _figures(work, "stages", modules, with_lib)
