@@ -263,3 +263,33 @@ def test_gls_fails_on_a_broken_netlist(signed_off, tmp_path):
     r = signoff.gls(used(MAC(*SMALL)), work, cells, beats=2000)
     assert r["mismatches"] > 0 and r["first_error"]
     assert r["waveform"] and Path(r["waveform"]).stat().st_size > 0
+
+
+def test_cell_models_flop_rewritten_for_verilator():
+    from ifmac.sim.backends import verilator_cell_models
+    models = ("module DFFPOSX1 (CLK, D, Q);\n"
+              "   udp_dff (DS0000, D, CLK, 1'B0, 1'B0, NOTIFIER);\n"
+              "endmodule\n"
+              "primitive udp_dff (out, in, clk, clr, set, NOTIFIER);\nendprimitive\n")
+    out = verilator_cell_models(models)
+    assert "ifmac_udp_dff u_udp_dff (DS0000, D, CLK, 1'B0, 1'B0, NOTIFIER);" in out
+    assert "primitive udp_dff (out" in out and "module ifmac_udp_dff(" in out
+    assert "out <= in;" in out
+    # Models without that UDP are left as they are.
+    assert verilator_cell_models("module INVX1 (A, Y);\nendmodule\n") == \
+        "module INVX1 (A, Y);\nendmodule\n"
+
+
+def test_synth_rejects_a_bad_clock(capsys):
+    rc = main(["synth", "-f", "if4", "--clock-ns", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--clock-ns 0" in err and "Traceback" not in err
+
+
+def test_a_missing_user_tool_is_an_input_error(tmp_path, monkeypatch, capsys):
+    if liberty.find_liberty()[0] is None:
+        pytest.skip("no Liberty library")
+    monkeypatch.setenv("STA", str(tmp_path / "no-sta"))
+    rc = main(["synth", "-f", "if4", "-a", "fused", "-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no-sta" in err and "STA=path" in err and "Traceback" not in err
