@@ -44,7 +44,7 @@ synth: $(STAMP)
 # golden model and power/energy per MAC from their toggle counts
 # (energy.png; docs/signoff.md): every fused MAC and the if4 and nvfp4 lane
 # MACs. It reuses the netlists of `make synth`; signoff-all simulates every
-# lane netlist too (about 10 minutes of compilation each).
+# lane netlist too (about 6 minutes of compilation each).
 signoff: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS)
 

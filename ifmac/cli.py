@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--no-power", action="store_true", help="skip the power runs")
     y.add_argument("--gls-all", action="store_true",
                    help="gate-level simulation and power of every lane MAC, not only "
-                        "if4 and nvfp4 (about 10 minutes of compilation each)")
+                        "if4 and nvfp4 (about 6 minutes of compilation each)")
     y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
     y.set_defaults(func=cmd_synth)
 

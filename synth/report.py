@@ -77,13 +77,13 @@ SIGNOFF_METRICS = ("fmax_mhz", "energy_pj_per_mac")
 PARTS = ("timing", "gls", "power")
 
 #: The lane MACs that get the gate-level parts (GLS, power) without
-#: --gls-all: a lane netlist (about 150 k cells at B = 16) takes about ten
+#: --gls-all: a lane netlist (110-210 k cells at B = 16) takes about six
 #: minutes of g++ per configuration, too long to build all eight in `make
 #: signoff`. These two give the IF4 / NVFP4 ratios of both archs.
 GATE_LEVEL_LANE = ("if4", BASELINE)
 GATE_LEVEL_SKIPPED = ("gate-level simulation and power of the lane MACs run for "
                       f"{' and '.join(GATE_LEVEL_LANE)} only; --gls-all (make signoff-all) "
-                      "runs every lane netlist (about 10 minutes of compilation each)")
+                      "runs every lane netlist (about 6 minutes of compilation each)")
 
 
 def gate_level(fmt: str, arch: str, every: bool) -> bool:
@@ -497,10 +497,15 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
     results = []
     with ThreadPoolExecutor(jobs) as pool:
         futures = {pool.submit(one, f, a, b): (f, a, b) for f, a, b in order}
-        for k, fut in enumerate(as_completed(futures), 1):
-            r = fut.result()
-            results.append(r)
-            print(_progress(k, len(configs), r), flush=True)
+        try:
+            for k, fut in enumerate(as_completed(futures), 1):
+                r = fut.result()
+                results.append(r)
+                print(_progress(k, len(configs), r), flush=True)
+        except BaseException:
+            # Do not start the configurations still queued: the run has failed.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     paths = write_reports(results, out_dir, liberty.name if liberty else None, tool, missing,
                           clock_ns)
     print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.0f} s")

@@ -84,6 +84,7 @@ def timing(sta: Path, liberty: Path, work: Path, top: str, clock_ns: float) -> T
     """OpenSTA's worst setup path of the flat netlist at `clock_ns`, and the
     stages that the hierarchy-preserving netlist's worst path crosses."""
     lib = pw.load_library(str(liberty))
+    work = Path(work).resolve()          # OpenSTA runs inside it
     sdc_path = work / "mac.sdc"
     sdc_path.write_text(sdc(clock_ns, lib))
     flat = _sta(sta, liberty, work / "total.liberty.v", top, sdc_path, work, "total")
