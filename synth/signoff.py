@@ -23,7 +23,7 @@ from ifmac.hdl.mac import MAC, STAGES
 
 from . import power as pw
 
-__all__ = ["Timing", "timing", "sdc", "gls", "power_runs", "DATA_SETS", "GLS_BEATS",
+__all__ = ["Timing", "timing", "sdc", "gls", "power_runs", "data_sets", "GLS_BEATS",
            "POWER_K", "DEFAULT_CLOCK_NS"]
 
 DEFAULT_CLOCK_NS = 10.0
@@ -143,10 +143,10 @@ def power_runs(dut: MAC, work: Path, cell_models: Path, liberty: Path, clock_ns:
                beats_by_set: dict | None = None) -> list[dict]:
     """One power record per data set (power.py), from the SAIF of a
     gate-level run of that data."""
+    from ifmac.sim import native
     from ifmac.sim.stimulus import Stimulus, schedule
     lib = pw.load_library(str(liberty))
-    from ifmac.sim import native
-    build = _backend(dut, work, cell_models)._build()
+    build = _backend(dut, work, cell_models)._build()     # the GLS check's build
     records = []
     for name, beats in (beats_by_set or data_sets(dut.fmt.name, dut.block_size)).items():
         saif = work / f"power-{name}.saif"
