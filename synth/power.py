@@ -166,8 +166,9 @@ _DURATION = re.compile(r"^\(DURATION (\d+)\)", re.M)
 
 def read_saif(path: Path, scope: str, time_per_cycle: int = 10) -> Activity:
     """Toggle counts of the nets in instance `scope` (the last INSTANCE of
-    that name) of a Verilator SAIF file; `time_per_cycle` is the harness's
-    time step per clock cycle."""
+    that name) of a Verilator SAIF file and in the instances below it, named
+    by their path from `scope` ("net", "inst.net"); `time_per_cycle` is the
+    harness's time step per clock cycle."""
     text = Path(path).read_text()
     m = _DURATION.search(text)
     if m is None:
@@ -176,12 +177,19 @@ def read_saif(path: Path, scope: str, time_per_cycle: int = 10) -> Activity:
     if start < 0:
         raise ValueError(f"{path}: no instance {scope!r}")
     toggles = {}
+    inside: list[str] = []         # instances below `scope`; "(NET" opens one too
     for line in text[start:].splitlines()[1:]:
-        if "(INSTANCE " in line:
-            break
-        n = _NET.match(line)
-        if n:
-            toggles[n.group(1).replace("\\", "")] = int(n.group(2))
+        head = line.strip()
+        if head.startswith("(INSTANCE "):
+            inside.append(head.split()[1].replace("\\", "") + ".")
+        elif head == "(NET":
+            inside.append("")
+        elif head == ")":
+            if not inside:
+                break                  # the end of `scope`
+            inside.pop()
+        elif n := _NET.match(line):
+            toggles["".join(inside) + n.group(1).replace("\\", "")] = int(n.group(2))
     return Activity(int(m.group(1)) / time_per_cycle, toggles)
 
 
@@ -196,6 +204,10 @@ class Power:
     internal_mw: float
     switching_mw: float
     leakage_mw: float
+    #: (internal, switching, leakage) mW per part of the design: a top-level
+    #: instance of a submodule is a part (its name), the top's own cells the
+    #: part "" (the whole of a flat netlist).
+    parts: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     @property
     def total_mw(self) -> float:
@@ -217,50 +229,83 @@ def _net_names(module: dict) -> dict[int, str]:
     return names
 
 
+def _leaf_cells(modules: dict, name: str, prefix: str = "", ports: dict | None = None,
+                part: str = ""):
+    """(part, instance, cell type, {pin: net}) of every library cell in
+    module `name` and below it, the nets named as in the SAIF (the name in
+    the outermost module the net reaches; None for a constant)."""
+    module = modules[name]
+    names = _net_names(module)
+    ports = ports or {}
+
+    def net(bit):
+        if not isinstance(bit, int):
+            return None
+        return ports[bit] if bit in ports else prefix + names.get(bit, f"bit {bit}")
+
+    for inst, c in module["cells"].items():
+        if c["type"] in modules:
+            sub = modules[c["type"]]
+            inner = {b: net(outer) for port, p in sub["ports"].items()
+                     for b, outer in zip(p["bits"], c["connections"][port])
+                     if isinstance(b, int)}
+            yield from _leaf_cells(modules, c["type"], f"{prefix}{inst}.", inner,
+                                   part or inst)
+        else:
+            yield part, prefix + inst, c["type"], {pin: net(bits[0]) for pin, bits
+                                                   in c["connections"].items()}
+
+
 def power(library: Library, netlist: Path, top: str, activity: Activity,
           clock_ns: float, slew_ns: float = NOMINAL_SLEW_NS) -> Power:
-    """Average power of `top` in `netlist` (Yosys JSON) under `activity`."""
-    module = json.loads(Path(netlist).read_text())["modules"][top]
-    names = _net_names(module)
-    load: dict[int, float] = {}
-    drivers: list[tuple[object, str, int]] = []
-    pin_inputs: list[tuple[object, str, int]] = []
-    leakage = 0.0
-    for inst, c in module["cells"].items():
-        cell = library.cells.get(c["type"])
+    """Average power of `top` in `netlist` (Yosys JSON) under `activity`,
+    in total and per part (Power.parts): a net's switching energy belongs
+    to the part of the cell that drives it (the top's own part for a
+    top-level input)."""
+    modules = json.loads(Path(netlist).read_text())["modules"]
+    module = modules[top]
+    load: dict[str, float] = {}
+    driver_part: dict[str, str] = {}
+    internal_at: list[tuple[str, object, str, str]] = []     # part, cell, pin, net
+    parts: dict[str, list[float]] = {}
+    for part, inst, kind, pins in _leaf_cells(modules, top):
+        cell = library.cells.get(kind)
         if cell is None:
-            raise ValueError(f"{netlist}: cell {inst} is a {c['type']}, which "
+            raise ValueError(f"{netlist}: cell {inst} is a {kind}, which "
                              f"{library.name} does not have")
-        leakage += cell.leakage_mw
-        for pin, bits in c["connections"].items():
-            (bit,) = bits
-            if not isinstance(bit, int):
+        parts.setdefault(part, [0.0, 0.0, 0.0])[2] += cell.leakage_mw
+        for pin, net in pins.items():
+            if net is None:
                 continue                    # tied to a constant: never toggles
             if pin in cell.inputs:
-                load[bit] = load.get(bit, 0.0) + cell.inputs[pin]
-                pin_inputs.append((cell, pin, bit))
+                load[net] = load.get(net, 0.0) + cell.inputs[pin]
             elif pin in cell.outputs:
-                drivers.append((cell, pin, bit))
+                driver_part[net] = part
+            else:
+                continue
+            internal_at.append((part, cell, pin, net))
     for port in module["ports"].values():
         if port["direction"] == "output":
             for bit in port["bits"]:
                 if isinstance(bit, int):
-                    load[bit] = load.get(bit, 0.0) + library.output_load()
+                    net = _net_names(module)[bit]
+                    load[net] = load.get(net, 0.0) + library.output_load()
 
-    missing = sorted({names.get(b, f"bit {b}") for _, _, b in drivers + pin_inputs
-                      if names.get(b) not in activity.toggles})
+    missing = sorted({net for *_, net in internal_at if net not in activity.toggles})
     if missing:
         raise ValueError(f"no toggle count for {len(missing)} nets of {top} "
                          f"(e.g. {', '.join(missing[:3])}); the SAIF is not of this netlist")
-
-    def tc(bit):
-        return activity.toggles[names[bit]]
-
-    internal = sum(tc(b) * cell.output_energy(pin, load.get(b, 0.0), slew_ns)
-                   for cell, pin, b in drivers)
-    internal += sum(tc(b) * cell.input_energy(pin, slew_ns) for cell, pin, b in pin_inputs)
+    window = activity.cycles * clock_ns           # ns: pJ / ns = mW
+    tc = activity.toggles
+    for part, cell, pin, net in internal_at:
+        energy = (cell.output_energy(pin, load.get(net, 0.0), slew_ns) if pin in cell.outputs
+                  else cell.input_energy(pin, slew_ns))
+        parts.setdefault(part, [0.0, 0.0, 0.0])[0] += tc[net] * energy / window
     v2 = library.voltage ** 2
-    switching = sum(0.5 * c * v2 * tc(b) for b, c in load.items() if names.get(b) in
-                    activity.toggles)
-    window = activity.cycles * clock_ns           # ns
-    return Power(clock_ns, activity.cycles, internal / window, switching / window, leakage)
+    for net, c in load.items():
+        if net in tc:
+            parts.setdefault(driver_part.get(net, ""), [0.0, 0.0, 0.0])[1] += (
+                0.5 * c * v2 * tc[net] / window)
+    total = [sum(p[i] for p in parts.values()) for i in range(3)]
+    return Power(clock_ns, activity.cycles, *total,
+                 parts={k: tuple(v) for k, v in parts.items()})

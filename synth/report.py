@@ -268,40 +268,53 @@ def _sum_main(rec: dict, main: str):
 # area.png
 # --------------------------------------------------------------------------
 
-def _chart(records: list[dict], path: Path, liberty: str | None) -> bool:
+def _bar_chart(records: list[dict], path: Path, value, ylabel: str, title: str,
+               label: str, unity: bool = False) -> bool:
+    """One panel per block size, one bar per format x arch of `value(record)`
+    (records where it is None are left out); a line at 1 when `unity`.
+    False when there is nothing to draw or no matplotlib."""
+    rows = [r for r in records if value(r) is not None]
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    main, main_name = _main_metric(liberty)
-    sizes = sorted({r["block_size"] for r in records})
+    if not rows:
+        return False
+    sizes = sorted({r["block_size"] for r in rows})
     fig, axes = plt.subplots(1, len(sizes), figsize=(9 * len(sizes), 4.5), squeeze=False)
+    width = 0.8 / len(ARCHS)
     for ax, b in zip(axes[0], sizes):
         fmts = [f for f in FORMAT_NAMES if any(r["format"] == f and r["block_size"] == b
-                                               for r in records)]
-        width = 0.8 / len(ARCHS)
+                                               for r in rows)]
         for k, a in enumerate(ARCHS):
             xs, ys = [], []
             for i, f in enumerate(fmts):
-                r = next((r for r in records if (r["format"], r["arch"], r["block_size"])
+                r = next((r for r in rows if (r["format"], r["arch"], r["block_size"])
                           == (f, a, b)), None)
-                if r and r["ratio_to_nvfp4"][main] is not None:
+                if r:
                     xs.append(i + (k - (len(ARCHS) - 1) / 2) * width)
-                    ys.append(r["ratio_to_nvfp4"][main])
+                    ys.append(value(r))
             bars = ax.bar(xs, ys, width, label=a)
-            ax.bar_label(bars, fmt="%.2f", fontsize=7)
-        ax.axhline(1.0, color="black", linewidth=0.8)
+            ax.bar_label(bars, fmt=label, fontsize=7)
+        if unity:
+            ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(fmts)), fmts, rotation=20)
-        ax.set_ylabel(f"{main_name} / nvfp4 (same arch)")
-        ax.set_title(f"MAC {main_name} relative to "
-                     f"NVFP4, block size {b}")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{title}, block size {b}")
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return True
+
+
+def _area_chart(records: list[dict], path: Path, liberty: str | None) -> bool:
+    main, main_name = _main_metric(liberty)
+    return _bar_chart(records, path, lambda r: r["ratio_to_nvfp4"][main],
+                      f"{main_name} / nvfp4 (same arch)",
+                      f"MAC {main_name} relative to NVFP4", "%.2f", unity=True)
 
 
 def _signoff_markdown(records: list[dict], missing: dict, clock_ns: float) -> str:
@@ -354,37 +367,11 @@ def _signoff_markdown(records: list[dict], missing: dict, clock_ns: float) -> st
 
 def _energy_chart(records: list[dict], path: Path) -> bool:
     """Energy per MAC (realistic data) by format x arch."""
-    rows = [r for r in records if r["power"]]
-    if not rows:
-        return False
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    sizes = sorted({r["block_size"] for r in rows})
-    fig, axes = plt.subplots(1, len(sizes), figsize=(9 * len(sizes), 4.5), squeeze=False)
-    for ax, b in zip(axes[0], sizes):
-        fmts = [f for f in FORMAT_NAMES if any(r["format"] == f and r["block_size"] == b
-                                               for r in rows)]
-        width = 0.8 / len(ARCHS)
-        for k, a in enumerate(ARCHS):
-            xs, ys = [], []
-            for i, f in enumerate(fmts):
-                r = next((r for r in rows if (r["format"], r["arch"], r["block_size"])
-                          == (f, a, b)), None)
-                if r:
-                    xs.append(i + (k - (len(ARCHS) - 1) / 2) * width)
-                    ys.append(r["power"][0]["energy_pj_per_mac"])
-            bars = ax.bar(xs, ys, width, label=a)
-            ax.bar_label(bars, fmt="%.1f", fontsize=7)
-        ax.set_xticks(range(len(fmts)), fmts, rotation=20)
-        ax.set_ylabel("pJ per element pair (realistic data)")
-        ax.set_title(f"MAC energy per MAC at {rows[0]['power'][0]['clock_ns']:g} ns, "
-                     f"block size {b}")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return True
+    clock = next((r["power"][0]["clock_ns"] for r in records if r["power"]), None)
+    return clock is not None and _bar_chart(records, path,
+                      lambda r: r["power"][0]["energy_pj_per_mac"] if r["power"] else None,
+                      "pJ per element pair (realistic data)",
+                      f"MAC energy per MAC at {clock:g} ns", "%.1f")
 
 
 def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
@@ -400,7 +387,7 @@ def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
     paths[0].write_text(json.dumps(doc, indent=1) + "\n")
     paths[1].write_text(_markdown(records, liberty, tool) + "\n"
                         + _signoff_markdown(records, missing or {}, clock_ns))
-    if _chart(records, out_dir / "area.png", liberty):
+    if _area_chart(records, out_dir / "area.png", liberty):
         paths.append(out_dir / "area.png")
     if _energy_chart(records, out_dir / "energy.png"):
         paths.append(out_dir / "energy.png")

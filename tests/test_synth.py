@@ -2,7 +2,6 @@
 structure and reproducibility, and the helpers."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from ifmac.cli import main
 from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.hdl.mac import STAGES
 from ifmac.synth import flow, report
-from ifmac.synth.liberty import LIBRARY_NAME, find_liberty
+from ifmac.synth.liberty import find_liberty
 
 SMALL = ("nvfp3", "fused", 8)
 
@@ -57,15 +56,10 @@ def test_smoke_generic_structure_and_reproducible(tmp_path, capsys):
         assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
 
 
-def _cached_liberty():
-    path = os.environ.get("LIBERTY") or Path("build") / "liberty" / LIBRARY_NAME
-    return Path(path) if Path(path).is_file() else None
-
-
-@pytest.mark.skipif(_cached_liberty() is None,
-                    reason="no Liberty library here (make synth fetches one; or set LIBERTY)")
 def test_liberty_area_and_delay(tmp_path):
-    lib = _cached_liberty()
+    lib, how = find_liberty()       # fetched into build/ on first use
+    if lib is None:
+        pytest.skip(how)
     r = flow.synthesize(*SMALL, tmp_path, lib)
     assert r.total.area_um2 > 10_000 and r.total.delay_ps > 1_000
     assert all(f.area_um2 > 0 for f in r.stages.values())
