@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ifmac.hdl.mac import MAC, STAGES
+from .flow import OTHER_STAGE
 
 from . import power as pw
 
@@ -95,7 +96,7 @@ def timing(sta: Path, liberty: Path, work: Path, top: str, clock_ns: float) -> T
     crossed = []
     for pin, _ in _POINT.findall(hier):
         head = pin.split("/")[0]
-        stage = head if head in STAGES and pin.count("/") >= 2 else "registers"
+        stage = head if head in STAGES and pin.count("/") >= 2 else OTHER_STAGE
         if not crossed or crossed[-1] != stage:
             crossed.append(stage)
     return Timing(clock_ns, round(min(slack, 0.0), 3),
@@ -139,30 +140,60 @@ def data_sets(fmt: str, block_size: int, seed: int = 7) -> dict:
             "random": random_beats(fmt, block_size, len(real), seed, corner_fraction=0.0)}
 
 
-def power_runs(dut: MAC, work: Path, cell_models: Path, liberty: Path, clock_ns: float,
-               beats_by_set: dict | None = None) -> list[dict]:
-    """One power record per data set (power.py), from the SAIF of a
-    gate-level run of that data."""
+def _activity(build, dut: MAC, beats, saif: Path) -> "pw.Activity":
+    """Toggle counts of a gate-level run of `beats` (back to back), whose
+    results are checked against the golden model: a power figure of a
+    netlist that computes something else would mean nothing."""
     from ifmac.sim import native
-    from ifmac.sim.stimulus import Stimulus, schedule
+    from ifmac.sim.mac_run import compare
+    from ifmac.sim.stimulus import Results, Stimulus, expected, schedule
+    stim = Stimulus(beats, schedule(len(beats), dut.latency))
+    with native.Session(build, dut.fmt, vcd=saif, dump_from=0) as s:
+        s.submit(stim)
+        r = s.result()
+    cmp = compare(expected(dut.fmt, dut.arch, dut.latency, stim),
+                  Results.from_arrays(r["cycle"], r["result"], r["status"]))
+    if cmp.mismatches:
+        raise RuntimeError(f"{build.executable}: the power run computes wrong results "
+                           f"({cmp.first_error})")
+    act = pw.read_saif(saif, "mac")
+    saif.unlink()                        # large, and the record holds what it says
+    return act
+
+
+def _record(p: "pw.Power", beats: int, pairs: int) -> dict:
+    return {"internal_mw": round(p.internal_mw, 4), "switching_mw": round(p.switching_mw, 4),
+            "leakage_mw": round(p.leakage_mw, 6), "total_mw": round(p.total_mw, 4),
+            "energy_pj_per_beat": round(p.energy_pj() / beats, 3),
+            "energy_pj_per_mac": round(p.energy_pj() / pairs, 4)}
+
+
+def power_runs(dut: MAC, work: Path, cell_models: Path, liberty: Path, clock_ns: float,
+               beats_by_set: dict | None = None, stages: bool = True) -> list[dict]:
+    """One power record per data set (power.py), from the SAIF of a
+    gate-level run of that data on the flat netlist; the first record also
+    splits it per stage (`stages`), from a run of the same data on the
+    hierarchy-preserving netlist."""
+    from ifmac.sim.backends import GateLevelBackend
     lib = pw.load_library(str(liberty))
     build = _backend(dut, work, cell_models)._build()     # the GLS check's build
     records = []
     for name, beats in (beats_by_set or data_sets(dut.fmt.name, dut.block_size)).items():
-        saif = work / f"power-{name}.saif"
-        with native.Session(build, dut.fmt, vcd=saif, dump_from=0) as s:
-            s.submit(Stimulus(beats, schedule(len(beats), dut.latency)))
-            s.result()
-        act = pw.read_saif(saif, "mac")
+        act = _activity(build, dut, beats, work / f"power-{name}.saif")
         p = pw.power(lib, work / "total.netlist.json", dut.name, act, clock_ns)
         pairs = len(beats) * dut.block_size
-        records.append({"data": name, "clock_ns": clock_ns, "beats": len(beats),
-                        "cycles": act.cycles,
-                        "internal_mw": round(p.internal_mw, 4),
-                        "switching_mw": round(p.switching_mw, 4),
-                        "leakage_mw": round(p.leakage_mw, 6),
-                        "total_mw": round(p.total_mw, 4),
-                        "energy_pj_per_beat": round(p.energy_pj() / len(beats), 3),
-                        "energy_pj_per_mac": round(p.energy_pj() / pairs, 4)})
-        saif.unlink()                    # large, and the record holds what it says
+        rec = {"data": name, "clock_ns": clock_ns, "beats": len(beats), "cycles": act.cycles}
+        records.append(rec | _record(p, len(beats), pairs))
+        if stages and len(records) == 1:
+            hier = GateLevelBackend(dut, work / "stages.liberty.v", cell_models)._build()
+            act = _activity(hier, dut, beats, work / f"power-{name}-stages.saif")
+            p = pw.power(lib, work / "stages.netlist.json", dut.name, act, clock_ns)
+            records[0]["stages"] = {
+                part or OTHER_STAGE: _record(pw.Power(clock_ns, act.cycles, *mw), len(beats),
+                                             pairs)
+                for part, mw in sorted(p.parts.items(), key=lambda kv: _stage_order(kv[0]))}
     return records
+
+
+def _stage_order(part: str) -> int:
+    return STAGES.index(part) if part in STAGES else len(STAGES)

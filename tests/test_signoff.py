@@ -159,6 +159,48 @@ def test_power_model_matches_a_hand_computation(tmp_path):
     assert p.energy_pj() == pytest.approx(internal_pj + switching_pj + 80e-6 * window_ns)
 
 
+# The same circuit with the NAND inside an instance g of a submodule.
+HIER_NETLIST = {"modules": {
+    "hand": {**HAND_NETLIST["modules"]["hand"],
+             "cells": {"u1": HAND_NETLIST["modules"]["hand"]["cells"]["u1"],
+                       "g": {"type": "hand.g", "connections": {"x": [5], "y": [3], "z": [6]}},
+                       "u3": HAND_NETLIST["modules"]["hand"]["cells"]["u3"]}},
+    "hand.g": {"ports": {"x": {"direction": "input", "bits": [2]},
+                         "y": {"direction": "input", "bits": [3]},
+                         "z": {"direction": "output", "bits": [4]}},
+               "cells": {"u2": {"type": "NAND2X1",
+                                "connections": {"A": [2], "B": [3], "Y": [4]}}},
+               "netnames": {n: {"hide_name": 0, "bits": [b]}
+                            for n, b in (("x", 2), ("y", 3), ("z", 4))}}}}
+
+
+def test_power_model_splits_a_hierarchy_by_part(tmp_path):
+    """Per part: the NAND's internal energy and the switching of the net it
+    drives (n2, loaded by the flop's D) belong to g; the rest to the top.
+    The parts add up to the flat netlist's power."""
+    (tmp_path / "hand.lib").write_text(HAND_LIB)
+    (tmp_path / "flat.json").write_text(json.dumps(HAND_NETLIST))
+    (tmp_path / "hier.json").write_text(json.dumps(HIER_NETLIST))
+    inner = "".join(f"    ({n} (T0 50) (T1 50) (TZ 0) (TX 0) (TB 0) (TC {tc}))\n"
+                    for n, tc in (("x", 10), ("y", 4), ("z", 6)))
+    saif = HAND_SAIF.replace("   )\n  )\n )\n)\n",
+                             "   )\n   (INSTANCE g\n    (NET\n" + inner
+                             + "    )\n   )\n  )\n )\n)\n")
+    (tmp_path / "hier.saif").write_text(saif)
+    lib = power.load_library(str(tmp_path / "hand.lib"))
+    act = power.read_saif(tmp_path / "hier.saif", "hand")
+    assert act.toggles["g.z"] == 6 and act.toggles["n2"] == 6
+    hier = power.power(lib, tmp_path / "hier.json", "hand", act, clock_ns=5.0, slew_ns=0.1)
+    flat = power.power(lib, tmp_path / "flat.json", "hand", act, clock_ns=5.0, slew_ns=0.1)
+    window_ns = 10 * 5.0
+    g_internal, g_switching = 12 / window_ns, 0.5 * 4 * 0.005 * 6 / window_ns
+    assert hier.parts["g"] == pytest.approx((g_internal, g_switching, 20e-6), rel=1e-12)
+    assert hier.parts[""] == pytest.approx((19.65 / window_ns, 1.536 / window_ns, 60e-6),
+                                           rel=1e-12)
+    assert (hier.internal_mw, hier.switching_mw, hier.leakage_mw) == pytest.approx(
+        (flat.internal_mw, flat.switching_mw, flat.leakage_mw), rel=1e-12)
+
+
 def test_power_model_refuses_a_foreign_saif(tmp_path):
     (tmp_path / "hand.lib").write_text(HAND_LIB)
     (tmp_path / "hand.json").write_text(json.dumps(HAND_NETLIST))
@@ -201,12 +243,21 @@ def test_signoff_report(signed_off):
     assert t["critical_path"]["stages"][0] == "registers"
     assert rec["gls"]["beats"] >= signoff.GLS_BEATS and rec["gls"]["mismatches"] == 0
     assert [p["data"] for p in rec["power"]] == ["realistic", "random"]
+    # Per stage, from the hierarchy-preserving netlist: every stage that has
+    # cells, the parts adding up.
+    stages = rec["power"][0]["stages"]
+    assert set(stages) >= {"decode", "product", "scale", "multiply", "accumulate",
+                           "registers"}
+    for x in stages.values():
+        assert x["total_mw"] == pytest.approx(x["internal_mw"] + x["switching_mw"]
+                                              + x["leakage_mw"], abs=2e-4)
     for p in rec["power"]:
         assert p["total_mw"] == pytest.approx(p["internal_mw"] + p["switching_mw"]
                                               + p["leakage_mw"], abs=2e-4)
         assert p["energy_pj_per_mac"] > 0
     md = (out / "area.md").read_text()
     assert "## Signoff" in md and f"| {rec['top']} |" in md
+    assert "### Energy per MAC by stage" in md
     assert (out / "energy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -221,7 +272,8 @@ def test_power_follows_activity(signed_off):
     n = 2000
     runs = signoff.power_runs(dut, out / rec["top"], cells, lib, 10.0, {
         "zero": _zero_beats(SMALL[0], SMALL[2], n),
-        "random": random_beats(SMALL[0], SMALL[2], n, seed=3, corner_fraction=0.0)})
+        "random": random_beats(SMALL[0], SMALL[2], n, seed=3, corner_fraction=0.0)},
+        stages=False)
     zero, rand = runs
     dynamic = [r["internal_mw"] + r["switching_mw"] for r in runs]
     assert dynamic[0] < 0.5 * dynamic[1], runs
