@@ -77,6 +77,8 @@ class Result:
     timing: dict | None = None
     gls: dict | None = None
     power: list[dict] | None = None
+    #: Seconds per signoff part (progress output; not in the reports).
+    part_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def yosys_tool() -> str:

@@ -111,7 +111,7 @@ def report_records(results: list[Result]) -> list[dict]:
     records = []
     for r in sorted(results, key=lambda r: (r.block_size, ARCHS.index(r.arch), order[r.format])):
         rec = asdict(r)
-        del rec["seconds"], rec["ratios"], rec["yosys"], rec["liberty"]
+        del rec["seconds"], rec["ratios"], rec["yosys"], rec["liberty"], rec["part_seconds"]
         rec["stage_sum"] = {m: _stage_sum(r, m) for m in METRICS if m != "logic_depth"
                             and m != "delay_ps"}
         rec["ratio_to_nvfp4"] = _ratios(r, by_key.get((BASELINE, r.arch, r.block_size)))
@@ -419,14 +419,22 @@ def _signoff(r: Result, out_dir: Path, parts: tuple[str, ...], tools: dict,
     from ifmac.hdl.mac import MAC, used
     work = out_dir / r.top
     dut = used(MAC(r.format, r.arch, r.block_size))   # its parameters, not its RTL
+    def timed(part, fn):
+        t0 = time.perf_counter()
+        value = fn()
+        r.part_seconds[part] = round(time.perf_counter() - t0)
+        return value
+
     if "timing" in parts:
-        r.timing = asdict(signoff.timing(tools["sta"], tools["liberty"], work, r.top, clock_ns))
+        r.timing = timed("timing", lambda: asdict(signoff.timing(
+            tools["sta"], tools["liberty"], work, r.top, clock_ns)))
     if not gate_level(r.format, r.arch, gls_all):
         return r
     if "gls" in parts:
-        r.gls = signoff.gls(dut, work, tools["cells"])
+        r.gls = timed("gls", lambda: signoff.gls(dut, work, tools["cells"]))
     if "power" in parts:
-        r.power = signoff.power_runs(dut, work, tools["cells"], tools["liberty"], clock_ns)
+        r.power = timed("power", lambda: signoff.power_runs(
+            dut, work, tools["cells"], tools["liberty"], clock_ns))
     return r
 
 
@@ -465,7 +473,8 @@ def _progress(k: int, n: int, r: Result) -> str:
         line += f"; GLS {r.gls['beats']:,} beats, {r.gls['mismatches']} mismatches"
     if r.power:
         line += f"; {r.power[0]['energy_pj_per_mac']:.2f} pJ/MAC"
-    return line + f" ({r.seconds:.0f} s)"
+    parts = "".join(f", {p} {s:.0f} s" for p, s in r.part_seconds.items())
+    return line + f" ({r.seconds:.0f} s{parts})"
 
 
 def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
