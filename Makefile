@@ -40,16 +40,17 @@ CLOCK_NS ?= 10
 synth: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --no-gls --no-power
 
-# The same with the gate-level simulation of the netlists against the
-# golden model and power/energy per MAC from their toggle counts
-# (energy.png; docs/signoff.md): every fused MAC and the if4 and nvfp4 lane
-# MACs. It reuses the netlists of `make synth`; signoff-all simulates every
-# lane netlist too (about 6 minutes of compilation each).
+# The same with the gate-level simulation of every netlist against the
+# golden model and power/energy per MAC from its toggle counts (energy.png;
+# docs/signoff.md), split per stage for every fused MAC and the if4 and
+# nvfp4 lane MACs. It reuses the netlists of `make synth`; signoff-all
+# splits every lane MAC's power per stage too (a second gate-level model
+# each, 3-4 minutes of compilation).
 signoff: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS)
 
 signoff-all: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --gls-all
+	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --stage-power-all
 
 # SymbiYosys proofs (datapath for all inputs, control for all input
 # sequences, FP32 units) and the mutants that must fail them:

@@ -230,7 +230,7 @@ def cmd_synth(args) -> int:
     parts = tuple(p for p in report.PARTS if not getattr(args, f"no_{p}"))
     return report.run(configs, args.jobs, Path(args.output), args.liberty,
                       baselines=not args.no_baseline, use_liberty=not args.no_liberty,
-                      parts=parts, clock_ns=args.clock_ns, gls_all=args.gls_all)
+                      parts=parts, clock_ns=args.clock_ns, stages_all=args.stage_power_all)
 
 
 def cmd_formal(args) -> int:
@@ -356,9 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--no-timing", action="store_true", help="skip OpenSTA timing")
     y.add_argument("--no-gls", action="store_true", help="skip the gate-level simulation")
     y.add_argument("--no-power", action="store_true", help="skip the power runs")
-    y.add_argument("--gls-all", action="store_true",
-                   help="gate-level simulation and power of every lane MAC, not only "
-                        "if4 and nvfp4 (about 6 minutes of compilation each)")
+    y.add_argument("--stage-power-all", action="store_true",
+                   help="split the power of every lane MAC per stage, not only of if4 "
+                        "and nvfp4 (a second gate-level model each, 3-4 minutes of "
+                        "compilation)")
     y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
     y.set_defaults(func=cmd_synth)
 
