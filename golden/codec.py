@@ -27,11 +27,18 @@ import numpy as np
 from .errors import InputError
 from .formats import (SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format)
 
-__all__ = ["RULES", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
+__all__ = ["RULES", "rules_for", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
            "check_codes", "check_scales", "decode_scale_payload", "pairwise_sum"]
 
-#: Block error measures for the INT/FP choice (the reference quantizer's step 6).
-RULES = ("mse", "mae", "abs_max")
+#: Block error measures for the INT/FP choice of the adaptive formats (the
+#: reference quantizer's step 6); the first is the default.
+ADAPTIVE_RULES = ("mse", "mae", "abs_max")
+#: The FP-only formats' rule: each block's maximum scaled to the element
+#: format's maximum (the reference quantizer's `static_6` for nvfp4). The
+#: reference's other nvfp rules (static_4 and the four-over-six choices
+#: mse, mae, abs_max) are not implemented: they are refused, not ignored.
+FP_RULES = ("static_6",)
+RULES = ADAPTIVE_RULES + FP_RULES
 
 DEFAULT_BLOCK_SIZE = 16
 
@@ -48,7 +55,7 @@ class QuantizedTensor:
     amax: np.float32
     fmt: Format
     block_size: int = DEFAULT_BLOCK_SIZE
-    rule: str = "mse"
+    rule: str | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -64,9 +71,22 @@ def _first(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def _check_rule(rule) -> str:
+def rules_for(fmt) -> tuple[str, ...]:
+    """The rules that apply to `fmt`, its default first."""
+    return ADAPTIVE_RULES if get_format(fmt).adaptive else FP_RULES
+
+
+def _check_rule(rule: str | None, fmt: Format) -> str:
+    """`rule`, or the format's default for None; a rule of another family
+    is an error (an nvfp4 'mse' means something else in the reference)."""
+    allowed = rules_for(fmt)
+    if rule is None:
+        return allowed[0]
     if rule not in RULES:
         raise InputError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+    if rule not in allowed:
+        raise InputError(f"rule {rule!r} does not apply to format {fmt.name}; expected "
+                         f"{' or '.join(allowed)}")
     return rule
 
 
@@ -251,14 +271,13 @@ def _quantize_rows(fmt: Format, rule: str, xb: np.ndarray, amax: np.float32,
     scales_out[...] = scale_bytes | (use_int.view(np.uint8) << np.uint8(7))
 
 
-def quantize(x, fmt, rule: str = "mse", block_size: int | None = None) -> QuantizedTensor:
-    """Quantize a float tensor along its last axis in blocks of `block_size`.
-
-    For FP-only formats the rule has no effect (there is one candidate).
-    """
+def quantize(x, fmt, rule: str | None = None,
+             block_size: int | None = None) -> QuantizedTensor:
+    """Quantize a float tensor along its last axis in blocks of `block_size`,
+    under `rule` (rules_for(fmt); None: the format's default)."""
     f = get_format(fmt)
     B = DEFAULT_BLOCK_SIZE if block_size is None else check_block_size(block_size)
-    _check_rule(rule)
+    rule = _check_rule(rule, f)
     x32 = _check_tensor(x, B)
     codes = np.zeros(x32.shape, dtype=np.uint8)
     scales = np.zeros(x32.shape[:-1] + (x32.shape[-1] // B,), dtype=np.uint8)

@@ -116,7 +116,7 @@ def random_beats(fmt, block_size: int = 16, beats: int = 1000, seed: int = 0,
 
 
 def quantized_beats(fmt, block_size: int, a_tensor: np.ndarray, w_tensor: np.ndarray,
-                    rule: str = "mse") -> Beats:
+                    rule: str | None = None) -> Beats:
     """Beats for a dot product of every row of A with the matching row of W
     (both (rows, K) float tensors, quantized by the codec): one segment per
     row, K/B beats each."""

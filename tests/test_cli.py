@@ -90,6 +90,15 @@ def test_bad_tensor_exit_2(tmp_path, capsys, content, message):
     assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_rule_that_does_not_apply_exit_2(tmp_path, capsys):
+    """`--rule mse` on nvfp4 is refused, not silently ignored."""
+    np.save(tmp_path / "x.npy", np.ones((2, 16), np.float32))
+    rc, _, err = run(["quantize", str(tmp_path / "x.npy"), "-f", "nvfp4", "--rule", "mse",
+                      "-o", str(tmp_path / "q.npz")], capsys)
+    assert rc == 2 and "rule 'mse' does not apply to format nvfp4; expected static_6" in err
+    assert not (tmp_path / "q.npz").exists()
+
+
 def test_missing_file_exit_2(tmp_path, capsys):
     rc, _, err = run(["quantize", str(tmp_path / "nope.npy"), "-f", "if4", "-o",
                       str(tmp_path / "q.npz")], capsys)
