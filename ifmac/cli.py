@@ -255,7 +255,7 @@ def cmd_formal(args) -> int:
 # --------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    from ifmac.golden.codec import ADAPTIVE_RULES, FP_RULES, RULES
+    from ifmac.golden.codec import RULES
     p = argparse.ArgumentParser(prog="ifmac", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"ifmac {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -264,9 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("input", metavar="IN.npy")
     _add_format(q)
     q.add_argument("--rule", "-r", choices=RULES, metavar="R",
-                   help=f"{', '.join(ADAPTIVE_RULES)}: INT/FP block choice of an IF format "
-                        f"(default {ADAPTIVE_RULES[0]}); {', '.join(FP_RULES)}: an FP-only "
-                        "format's block scaling (its default and only rule)")
+                   help="IF formats: the INT/FP block choice mse (default), mae or abs_max; "
+                        "nvfp4: static_6 (default), static_4 or the four-over-six choice "
+                        "mse, mae or abs_max; other formats: static_6")
     q.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     q.set_defaults(func=cmd_quantize)
 

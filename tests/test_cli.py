@@ -91,11 +91,11 @@ def test_bad_tensor_exit_2(tmp_path, capsys, content, message):
 
 
 def test_rule_that_does_not_apply_exit_2(tmp_path, capsys):
-    """`--rule mse` on nvfp4 is refused, not silently ignored."""
+    """`--rule mse` on nvfp3 (four-over-six is nvfp4's) is refused, not ignored."""
     np.save(tmp_path / "x.npy", np.ones((2, 16), np.float32))
-    rc, _, err = run(["quantize", str(tmp_path / "x.npy"), "-f", "nvfp4", "--rule", "mse",
+    rc, _, err = run(["quantize", str(tmp_path / "x.npy"), "-f", "nvfp3", "--rule", "mse",
                       "-o", str(tmp_path / "q.npz")], capsys)
-    assert rc == 2 and "rule 'mse' does not apply to format nvfp4; expected static_6" in err
+    assert rc == 2 and "rule 'mse' does not apply to format nvfp3; expected static_6" in err
     assert not (tmp_path / "q.npz").exists()
 
 
