@@ -12,7 +12,8 @@ from ifmac.golden import FORMATS, FORMAT_NAMES, QuantizedTensor, dequantize, pac
 from ifmac.golden.codec import ADAPTIVE_RULES, decode_scale_payload, rules_for
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "reference_quantizer.npz")
-NVFP4_RULES = os.path.join(os.path.dirname(__file__), "data", "reference_nvfp4_rules.npz")
+RULE_DATA = [os.path.join(os.path.dirname(__file__), "data", f"reference_rules_{part}.npz")
+             for part in ("nvfp4", "fp6")]
 ADAPTIVE = [n for n, f in FORMATS.items() if f.adaptive]
 
 
@@ -25,18 +26,22 @@ def _reference_cases():
         return sorted(k.split("|", 1)[1] for k in d.files if k.startswith("codes|"))
 
 
-def _nvfp4_rule_cases():
-    with np.load(NVFP4_RULES) as d:
-        return sorted(k.split("|", 1)[1] for k in d.files if k.startswith("codes|"))
+def _rule_cases():
+    cases = []
+    for path in RULE_DATA:
+        with np.load(path) as d:
+            cases += [(path, k.split("|", 1)[1]) for k in d.files if k.startswith("codes|")]
+    return sorted(cases)
 
 
-@pytest.mark.parametrize("case", _nvfp4_rule_cases())
-def test_matches_reference_nvfp4_rules(case):
-    """nvfp4 under every rule of the reference (static_6, static_4 and the
-    four-over-six mse, mae, abs_max) at B = 16 and 8: the same codes, scale
-    bytes and amax as the reference."""
+@pytest.mark.parametrize("path,case", _rule_cases(), ids=lambda v: os.path.basename(v)[:-4] if v.endswith(".npz") else v)
+def test_matches_reference_rules(path, case):
+    """Every rule of the reference, per format: nvfp4 under static_6,
+    static_4 and the four-over-six mse, mae, abs_max at B = 16 and 8; nvfp6
+    under static_6; if6 under mae and abs_max. The same codes, scale bytes
+    and amax as the reference."""
     dist, fmt, rule, b = case.split("|")
-    with np.load(NVFP4_RULES) as d:
+    with np.load(path) as d:
         codes, scales, amax = (d[f"{k}|{case}"] for k in ("codes", "scales", "amax"))
     with np.load(DATA) as d:
         x = d[f"x|{dist}"]
