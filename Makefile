@@ -42,10 +42,9 @@ synth: $(STAMP)
 
 # The same with the gate-level simulation of every netlist against the
 # golden model and power/energy per MAC from its toggle counts (energy.png;
-# docs/signoff.md), split per stage for every fused MAC and the if4 and
-# nvfp4 lane MACs. It reuses the netlists of `make synth`; signoff-all
-# splits every lane MAC's power per stage too (a second gate-level model
-# each, 3-4 minutes of compilation).
+# docs/signoff.md), split per stage for every fused MAC. It reuses the
+# netlists of `make synth`; signoff-all splits the lane MACs' power per
+# stage too (a second gate-level model each, 3-5 minutes of compilation).
 signoff: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS)
 

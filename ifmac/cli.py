@@ -359,8 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--no-gls", action="store_true", help="skip the gate-level simulation")
     y.add_argument("--no-power", action="store_true", help="skip the power runs")
     y.add_argument("--stage-power-all", action="store_true",
-                   help="split the power of every lane MAC per stage, not only of if4 "
-                        "and nvfp4 (a second gate-level model each, 3-4 minutes of "
+                   help="split the power of the lane MACs per stage too, not only of "
+                        "the fused ones (a second gate-level model each, 3-5 minutes of "
                         "compilation)")
     y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
     y.set_defaults(func=cmd_synth)

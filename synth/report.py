@@ -76,21 +76,19 @@ SIGNOFF_METRICS = ("fmax_mhz", "energy_pj_per_mac")
 #: The signoff parts `ifmac synth` runs unless told not to.
 PARTS = ("timing", "gls", "power")
 
-#: The lane MACs whose power is also split per stage without
-#: --stage-power-all. The split needs a second gate-level model (of the
-#: hierarchy-preserving netlist), and a lane netlist (125-200 k cells at
-#: B = 16) takes 3-4 minutes of Verilator and g++ per model: all eight would
-#: not fit `make signoff` in its 25 minutes. These two give the split of the
-#: IF4 / NVFP4 comparison; every fused MAC gets it too.
-STAGE_POWER_LANE = ("if4", BASELINE)
-STAGE_POWER_SKIPPED = (f"power per stage of the lane MACs runs for {' and '.join(STAGE_POWER_LANE)} "
-                       "only; --stage-power-all (make signoff-all) splits every lane MAC "
-                       "(a second gate-level model each, 3-4 minutes of compilation)")
+#: Why the lane MACs' power is not split per stage without --stage-power-all:
+#: the split needs a second gate-level model (of the hierarchy-preserving
+#: netlist), and a lane netlist (110-215 k cells at B = 16) takes 3-5 minutes
+#: of Verilator and g++ per model; eight more would not fit `make signoff`
+#: in its 25 minutes. Every fused MAC is split.
+STAGE_POWER_SKIPPED = ("power per stage runs for the fused MACs only; --stage-power-all "
+                       "(make signoff-all) splits every lane MAC too (a second gate-level "
+                       "model each, 3-5 minutes of compilation)")
 
 
-def stage_power(fmt: str, arch: str, every: bool) -> bool:
+def stage_power(arch: str, every: bool) -> bool:
     """Whether a configuration's power is split per stage."""
-    return every or arch != "lane" or fmt in STAGE_POWER_LANE
+    return every or arch != "lane"
 
 
 def _metric(r: Result, m: str):
@@ -435,7 +433,7 @@ def _signoff(r: Result, out_dir: Path, parts: tuple[str, ...], tools: dict,
     if "power" in parts:
         r.power = timed("power", lambda: signoff.power_runs(
             dut, work, tools["cells"], tools["liberty"], clock_ns,
-            stages=stage_power(r.format, r.arch, stages_all)))
+            stages=stage_power(r.arch, stages_all)))
     return r
 
 
@@ -496,8 +494,8 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
     if tool == "yowasp":
         print(YOWASP_NOTE, flush=True)
     parts, missing, tools = _signoff_tools(liberty, tuple(parts))
-    if "power" in parts and not all(stage_power(f, a, stages_all) for f, a, _ in configs):
-        missing["power per stage of the other lane MACs"] = STAGE_POWER_SKIPPED
+    if "power" in parts and not all(stage_power(a, stages_all) for _, a, _ in configs):
+        missing["power per stage of the lane MACs"] = STAGE_POWER_SKIPPED
         print(STAGE_POWER_SKIPPED, flush=True)
 
     def one(f, a, b):
