@@ -27,7 +27,7 @@ import ml_dtypes
 import numpy as np
 
 from .errors import InputError
-from .formats import (SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format)
+from .formats import (E2M1, SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format)
 
 __all__ = ["RULES", "rules_for", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
            "check_codes", "check_scales", "decode_scale_payload", "pairwise_sum",
@@ -92,7 +92,7 @@ def rules_for(fmt) -> tuple[str, ...]:
     f = get_format(fmt)
     if f.adaptive:
         return ADAPTIVE_RULES
-    if f.fp.name == "e2m1":
+    if f.fp == E2M1:
         return STATIC_RULES + FOUR_OVER_SIX_RULES
     return STATIC_RULES[:1]
 
