@@ -10,8 +10,9 @@ every place where ifmac deliberately differs from the reference:
 
 The per-block error of a candidate choice is summed in the order PyTorch's
 CPU reduction uses for a contiguous last axis of 8, 16 or 32 floats
-(`block_sum`): it equals torch.sum (2.13, with its AVX-512, AVX2 and
-default kernels alike) on 600,000 random rows of each length. A pairwise
+(`block_sum`): it equals torch.sum (2.13) on 600,000 random rows of each
+length with its AVX-512 kernel and on 200,000 with each of its AVX2 and
+default kernels. A pairwise
 tree differed in the last bit often enough to flip a near-tie (one nvfp4
 block of the block-size-8 `mae` reference data).
 """
