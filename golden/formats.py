@@ -106,6 +106,10 @@ class Format:
     name: str
     fp: FPElement
     int: IntElement | None = None
+    #: The format this one's cost is measured against besides nvfp4 (the
+    #: reports' "FP-only baseline"): for an IF format, the FP-only format
+    #: with the same FP element, i.e. the same MAC without the INT side.
+    cost_baseline: str | None = None
 
     # -- widths ---------------------------------------------------------
     @property
@@ -211,10 +215,10 @@ INT6_E3M2 = IntElement("signmag", imax=31, expansion=Fraction(28, 31),
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("nvfp4", E2M1),
-    Format("if4", E2M1, INT4),
-    Format("if3", E2M0, INT3),
-    Format("if6_e2m3", E2M3, INT6_E2M3),
-    Format("if6_e3m2", E3M2, INT6_E3M2),
+    Format("if4", E2M1, INT4, cost_baseline="nvfp4"),
+    Format("if3", E2M0, INT3, cost_baseline="nvfp3"),
+    Format("if6_e2m3", E2M3, INT6_E2M3, cost_baseline="nvfp6_e2m3"),
+    Format("if6_e3m2", E3M2, INT6_E3M2, cost_baseline="nvfp6_e3m2"),
     Format("nvfp3", E2M0),
     Format("nvfp6_e2m3", E2M3),
     Format("nvfp6_e3m2", E3M2),

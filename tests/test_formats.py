@@ -105,6 +105,18 @@ def test_block_sizes_accepted():
     assert [check_block_size(b) for b in BLOCK_SIZES] == [8, 16, 32]
 
 
+@pytest.mark.parametrize("name", FORMAT_NAMES)
+def test_cost_baseline_is_the_same_mac_without_int(name):
+    """An IF format's cost baseline is a registry format with its FP element
+    and no INT side; an FP-only format has none."""
+    f = FORMATS[name]
+    if not f.adaptive:
+        assert f.cost_baseline is None
+        return
+    base = FORMATS[f.cost_baseline]
+    assert not base.adaptive and base.fp == f.fp
+
+
 def test_unknown_format():
     """An unknown format name is a ValueError listing the known ones."""
     with pytest.raises(ValueError, match=r"unknown format 'if5'; expected one of nvfp4, if4"):
