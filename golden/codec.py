@@ -304,10 +304,10 @@ def _scaled(xb: np.ndarray, scale_bytes: np.ndarray, amax: np.float32,
     return s, xb * r
 
 
-def _quantize_rows(fmt: Format, rule: str, xb: np.ndarray, amax: np.float32,
-                   codes_out: np.ndarray, scales_out: np.ndarray) -> None:
-    """Quantize (rows, B) blocks into the given output views."""
-    q, smax = _global_scale(fmt, rule)
+def _quantize_rows(fmt: Format, rule: str, q: float, smax: float, xb: np.ndarray,
+                   amax: np.float32, codes_out: np.ndarray, scales_out: np.ndarray) -> None:
+    """Quantize (rows, B) blocks into the given output views; (q, smax) is
+    the rule's _global_scale."""
     q32 = np.float32(q)
     full = np.float32(q * smax)          # exact: Q * Smax fits float32
     enc = full / amax
@@ -322,9 +322,8 @@ def _quantize_rows(fmt: Format, rule: str, xb: np.ndarray, amax: np.float32,
         # Steps 5-6: the INT candidate under the same scale, dequantized in
         # the reference's order.
         q_int = _int_candidate(fmt, y)
-        deq_int = (((q_int * s) * amax) * np.float32(fmt.int.ref_expansion)) / full
+        other_deq = (((q_int * s) * amax) * np.float32(fmt.int.ref_expansion)) / full
         other_codes, other_scales = _int_codes(fmt, q_int), scale_bytes | SCALE_INT_FLAG
-        other_deq = deq_int
     elif rule in FOUR_OVER_SIX_RULES:
         # The 4-candidate: the block scale times 1.5, the same E2M1 grid.
         other_scales = _encode_scales(block_amax, q32, enc, FOUR_OVER_SIX_EXPANSION)
@@ -367,7 +366,7 @@ def quantize(x, fmt, rule: str | None = None,
         cb = codes.reshape(-1, B)
         sb = scales.reshape(-1)
         starts = range(0, xb.shape[0], _CHUNK_ROWS)
-        work = [(f, rule, xb[i:i + _CHUNK_ROWS], amax, cb[i:i + _CHUNK_ROWS],
+        work = [(f, rule, q, smax, xb[i:i + _CHUNK_ROWS], amax, cb[i:i + _CHUNK_ROWS],
                  sb[i:i + _CHUNK_ROWS]) for i in starts]
         workers = min(len(work), os.cpu_count() or 1)
         if workers > 1:
