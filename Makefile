@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth signoff signoff-all formal verilog bench clean distclean
+.PHONY: all venv test regress sim synth signoff signoff-all accuracy formal verilog bench clean distclean
 
 all: test
 
@@ -33,23 +33,33 @@ BEATS ?=
 sim: $(STAMP)
 	$(PY) -m ifmac sim --jobs $(JOBS) --simulator $(SIM) $(if $(BEATS),--beats $(BEATS))
 
-# Yosys area/delay and OpenSTA timing of every format x arch at B=16
-# relative to NVFP4: build/synth/area.json, area.md, area.png.
-# LIBERTY=path.lib picks the library, CLOCK_NS the clock (default 10).
+# Yosys area/delay and OpenSTA timing of every format x arch at its own
+# block size (MX 32, the others 16) relative to NVFP4 and MXFP4:
+# build/synth/area.json, area.md, area.png; then accuracy against cost:
+# decision.md, decision.png. LIBERTY=path.lib picks the library, CLOCK_NS
+# the clock (default 10).
 CLOCK_NS ?= 10
 synth: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --no-gls --no-power
+	$(PY) -m ifmac accuracy
 
-# The same with the gate-level simulation of every netlist against the
-# golden model and power/energy per MAC from its toggle counts (energy.png;
-# docs/signoff.md), split per stage for every fused MAC. It reuses the
-# netlists of `make synth`; signoff-all splits the lane MACs' power per
-# stage too (a second gate-level model each, 3-5 minutes of compilation).
+# The same with the gate-level simulation of the netlists against the
+# golden model and power/energy per MAC from their toggle counts
+# (energy.png; docs/signoff.md): every fused MAC, split per stage, and the
+# if4, nvfp4 and nvint4 lane MACs. It reuses the netlists of `make synth`;
+# signoff-all runs every lane MAC too, split per stage (3-8 minutes of
+# compilation each).
 signoff: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS)
+	$(PY) -m ifmac accuracy
 
 signoff-all: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --stage-power-all
+	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --signoff-all
+	$(PY) -m ifmac accuracy
+
+# Accuracy on realistic data joined with the cost in build/synth/area.json.
+accuracy: $(STAMP)
+	$(PY) -m ifmac accuracy
 
 # SymbiYosys proofs (datapath for all inputs, control for all input
 # sequences, FP32 units) and the mutants that must fail them:

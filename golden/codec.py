@@ -28,18 +28,18 @@ import ml_dtypes
 import numpy as np
 
 from .errors import InputError
-from .formats import (E2M1, SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format)
+from .formats import (E2M1, E8M0_BIAS, SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size,
+                      get_format)
 
 __all__ = ["RULES", "rules_for", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
-           "check_codes", "check_scales", "decode_scale_payload", "pairwise_sum",
-           "block_sum"]
+           "check_codes", "check_scales", "pairwise_sum", "block_sum", "tensor_scale"]
 
 #: Block error measures for the INT/FP choice of the adaptive formats (the
 #: reference quantizer's step 6); the first is the default.
 ADAPTIVE_RULES = ("mse", "mae", "abs_max")
-#: The FP-only formats' static rules: each block's maximum scaled to the
-#: element maximum (`static_6`, the default) or to 4 (`static_4`), named as
-#: the reference quantizer names them for nvfp4.
+#: The non-adaptive formats' static rules: each block's maximum scaled to
+#: the element maximum (`static_6`, the default) or to 4 (`static_4`, E2M1
+#: only), named as the reference quantizer names them for nvfp4.
 STATIC_RULES = ("static_6", "static_4")
 #: The four-over-six rules of an E2M1 format (the reference's nvfp4 mse,
 #: mae, abs_max): per block, the scale that maps its maximum to 6 or the one
@@ -54,8 +54,6 @@ FOUR_OVER_SIX_SCALE_MAX = 256
 #: The 4-candidate's scale is the 6-candidate's times 6/4.
 FOUR_OVER_SIX_EXPANSION = 1.5
 
-DEFAULT_BLOCK_SIZE = 16
-
 # Rows per work item: big enough that NumPy's per-call overhead vanishes,
 # small enough that a work item's temporaries stay in cache.
 _CHUNK_ROWS = 8192
@@ -63,13 +61,19 @@ _CHUNK_ROWS = 8192
 
 @dataclass(frozen=True)
 class QuantizedTensor:
-    """Codes (one element per byte), scale bytes and the tensor amax."""
+    """Codes (one element per byte), scale bytes and the tensor amax (1 for
+    E8M0 formats, which have no global scale: what the reference returns)."""
     codes: np.ndarray
     scales: np.ndarray
     amax: np.float32
     fmt: Format
-    block_size: int = DEFAULT_BLOCK_SIZE
+    #: None: the format's own block size.
+    block_size: int | None = None
     rule: str | None = None
+
+    def __post_init__(self):
+        if self.block_size is None:
+            object.__setattr__(self, "block_size", self.fmt.block_size)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -86,15 +90,15 @@ def _first(mask: np.ndarray) -> tuple[int, ...]:
 
 
 def rules_for(fmt) -> tuple[str, ...]:
-    """The rules that apply to `fmt`, its default first: the INT/FP choice
-    for an adaptive format; the static rules and four-over-six for an
-    FP-only E2M1 format (nvfp4, as the reference defines them); `static_6`
-    alone for the other FP-only formats."""
+    """The rules that apply to `fmt`, its default first, as the reference
+    defines them: the INT/FP choice for an adaptive format; for an E2M1
+    format both static rules, and with E4M3 scales (nvfp4) four-over-six
+    too; `static_6` alone for the others."""
     f = get_format(fmt)
     if f.adaptive:
         return ADAPTIVE_RULES
     if f.fp == E2M1:
-        return STATIC_RULES + FOUR_OVER_SIX_RULES
+        return STATIC_RULES + (() if f.scale.power_of_two else FOUR_OVER_SIX_RULES)
     return STATIC_RULES[:1]
 
 
@@ -114,13 +118,13 @@ def _check_rule(rule: str | None, fmt: Format) -> str:
 
 def _global_scale(fmt: Format, rule: str | None) -> tuple[float, float]:
     """(Q, Smax): the element value a block's maximum is scaled to and the
-    largest block scale; the global scale is fl32(Q * Smax) / amax."""
+    largest block scale; the global scale is fl32(Q * Smax) / amax (E4M3
+    formats; E8M0 formats use Q alone)."""
     rule = _check_rule(rule, fmt)
-    if rule == "static_4":
-        return 4.0, SCALE_MAX
+    q = 4.0 if rule == "static_4" else fmt.qmax
     if not fmt.adaptive and rule in FOUR_OVER_SIX_RULES:
-        return fmt.qmax, FOUR_OVER_SIX_SCALE_MAX
-    return fmt.qmax, SCALE_MAX
+        return q, FOUR_OVER_SIX_SCALE_MAX
+    return q, SCALE_MAX
 
 
 def _check_tensor(x, block_size: int) -> np.ndarray:
@@ -158,7 +162,8 @@ def check_codes(codes, fmt: Format, name: str = "codes") -> np.ndarray:
 
 
 def check_scales(scales, fmt: Format, name: str = "scales") -> np.ndarray:
-    """Scale bytes: 0..255; bit 7 (INT flag) only for adaptive formats."""
+    """Scale bytes: 0..255; with E4M3 scales, bit 7 (INT flag) only for
+    adaptive formats."""
     scales = np.asarray(scales)
     if scales.dtype.kind not in "iu":
         raise InputError(f"{name} must be an integer array, not dtype {scales.dtype}")
@@ -167,26 +172,19 @@ def check_scales(scales, fmt: Format, name: str = "scales") -> np.ndarray:
         where = _first(wide)
         raise InputError(f"{name}{list(where)} = {int(scales[where])} is not a byte")
     scales = scales.astype(np.uint8)
-    if not fmt.adaptive:
+    if fmt.scale.int_flag and not fmt.adaptive:
         flagged = (scales & SCALE_INT_FLAG) != 0
         if flagged.any():
             where = _first(flagged)
             raise InputError(f"{name}{list(where)} = {int(scales[where]):#04x} has bit 7 (INT "
-                             f"flag) set, but format {fmt.name} has FP elements only")
+                             f"flag) set, but format {fmt.name} has {fmt.elements.upper()} "
+                             "elements only")
     return scales
 
 
 # --------------------------------------------------------------------------
 # Scale bytes
 # --------------------------------------------------------------------------
-
-def decode_scale_payload(scale_bytes) -> np.ndarray:
-    """float32 value of bits 6:0 (unsigned E4M3); payload 0x7F saturates to 448."""
-    payload = np.asarray(scale_bytes, dtype=np.uint8) & 0x7F
-    return np.minimum(payload.view(ml_dtypes.float8_e4m3fn).astype(np.float32),
-                      np.float32(SCALE_MAX), where=payload != 0x7F,
-                      out=np.full(payload.shape, SCALE_MAX, np.float32))
-
 
 def _encode_scales(block_amax: np.ndarray, qmax32: np.float32, enc: np.float32,
                    expansion: float | None = None) -> np.ndarray:
@@ -200,6 +198,25 @@ def _encode_scales(block_amax: np.ndarray, qmax32: np.float32, enc: np.float32,
     # theoretical overshoot from becoming E4M3's NaN.
     np.minimum(s_hp, np.float32(SCALE_MAX), out=s_hp)
     return s_hp.astype(ml_dtypes.float8_e4m3fn).view(np.uint8)
+
+
+def _encode_e8m0(block_amax: np.ndarray, q32: np.float32) -> np.ndarray:
+    """Step 3 of an E8M0 format (the reference's mxfp4): block_amax / Q
+    rounded up to a power of two, i.e. its binary32 exponent field, plus one
+    where the fraction field is not zero. A zero block (or one whose amax / Q
+    underflows to 0) gets byte 0."""
+    bits = (block_amax / q32).view(np.uint32)
+    exponent = ((bits >> 23) & 0xFF).astype(np.uint8)
+    return exponent + ((bits & 0x7FFFFF) != 0).view(np.uint8)
+
+
+def _scaled_e8m0(xb: np.ndarray, scale_bytes: np.ndarray) -> np.ndarray:
+    """Step 4 of an E8M0 format: y = x / 2^(e - 127), 0 where the byte is 0."""
+    s = (scale_bytes.astype(np.uint32) << 23).view(np.float32)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = xb / s
+    y[scale_bytes == 0] = 0
+    return y
 
 
 # --------------------------------------------------------------------------
@@ -238,6 +255,13 @@ def _int_candidate(fmt: Format, y: np.ndarray) -> np.ndarray:
     q = y * np.float32(it.ref_recip)
     np.clip(q, -it.imax, it.imax, out=q)
     return np.rint(q, out=q)
+
+
+def _element_codes(fmt: Format, y: np.ndarray) -> np.ndarray:
+    """Step 5 of a non-adaptive format: y to its one element's codes."""
+    if fmt.fp is not None:
+        return _fp_codes(fmt, y)
+    return _int_codes(fmt, _int_candidate(fmt, y))
 
 
 def _int_codes(fmt: Format, q: np.ndarray) -> np.ndarray:
@@ -309,11 +333,19 @@ def _quantize_rows(fmt: Format, rule: str, q: float, smax: float, xb: np.ndarray
     """Quantize (rows, B) blocks into the given output views; (q, smax) is
     the rule's _global_scale."""
     q32 = np.float32(q)
+    block_amax = np.abs(xb).max(axis=-1)
+    if fmt.scale.power_of_two:
+        scales_out[...] = scale_bytes = _encode_e8m0(block_amax, q32)
+        codes_out[...] = _element_codes(fmt, _scaled_e8m0(xb, scale_bytes))
+        return
     full = np.float32(q * smax)          # exact: Q * Smax fits float32
     enc = full / amax
-    block_amax = np.abs(xb).max(axis=-1)
     scale_bytes = _encode_scales(block_amax, q32, enc)
     s, y = _scaled(xb, scale_bytes, amax, full)
+    if not fmt.adaptive and rule not in FOUR_OVER_SIX_RULES:
+        codes_out[...] = _element_codes(fmt, y)
+        scales_out[...] = scale_bytes
+        return
     fp_code = _fp_codes(fmt, y)
     fp_val = fmt.value_table[0][fp_code]
     deq_fp = ((fp_val * s) * amax) / full
@@ -330,10 +362,6 @@ def _quantize_rows(fmt: Format, rule: str, q: float, smax: float, xb: np.ndarray
         s4, y4 = _scaled(xb, other_scales, amax, full)
         other_codes = _fp_codes(fmt, y4)
         other_deq = ((fmt.value_table[0][other_codes] * s4) * amax) / full
-    else:
-        codes_out[...] = fp_code
-        scales_out[...] = scale_bytes
-        return
 
     # Step 7: the other candidate only when strictly better.
     use_other = _block_error(other_deq, xb, rule) < _block_error(deq_fp, xb, rule)
@@ -343,10 +371,11 @@ def _quantize_rows(fmt: Format, rule: str, q: float, smax: float, xb: np.ndarray
 
 def quantize(x, fmt, rule: str | None = None,
              block_size: int | None = None) -> QuantizedTensor:
-    """Quantize a float tensor along its last axis in blocks of `block_size`,
-    under `rule` (rules_for(fmt); None: the format's default)."""
+    """Quantize a float tensor along its last axis in blocks of `block_size`
+    (None: the format's own, 32 for MX and 16 for the others), under `rule`
+    (rules_for(fmt); None: the format's default)."""
     f = get_format(fmt)
-    B = DEFAULT_BLOCK_SIZE if block_size is None else check_block_size(block_size)
+    B = f.block_size if block_size is None else check_block_size(block_size)
     rule = _check_rule(rule, f)
     x32 = _check_tensor(x, B)
     codes = np.zeros(x32.shape, dtype=np.uint8)
@@ -355,7 +384,9 @@ def quantize(x, fmt, rule: str | None = None,
     q, smax = _global_scale(f, rule)
     with np.errstate(over="ignore"):
         enc = np.float32(q * smax) / amax if amax else np.float32(0)
-    if not np.isfinite(enc):
+    if f.scale.power_of_two:
+        enc = np.float32(1)     # no global scale; amax only says "not all zero"
+    elif not np.isfinite(enc):
         # The reference would go on with an infinite global scale and emit NaN
         # scales; refuse instead of producing silently wrong codes.
         raise InputError(f"input amax {float(amax):.6g} is too small: the global scale "
@@ -376,6 +407,8 @@ def quantize(x, fmt, rule: str | None = None,
         else:
             for a in work:
                 _quantize_rows(*a)
+    if f.scale.power_of_two:
+        amax = np.float32(1)
     return QuantizedTensor(codes, scales, amax, f, B, rule)
 
 
@@ -383,7 +416,8 @@ def dequantize(q: QuantizedTensor) -> np.ndarray:
     """float32 values, computed as the reference computes its candidates:
     FP: (v * s * amax) / (Q * Smax); INT: ((v * s * amax) * E) / (Q * Smax),
     Q and Smax those of the tensor's rule (Qmax and 448 but for static_4 and
-    four-over-six)."""
+    four-over-six). E8M0 formats: v * 2^(e - 127) rounded once (subnormal
+    results round to nearest even), NaN for scale byte 0xFF."""
     f, B = q.fmt, q.block_size
     codes = check_codes(q.codes, f)
     scales = check_scales(q.scales, f)
@@ -392,9 +426,15 @@ def dequantize(q: QuantizedTensor) -> np.ndarray:
                          f"{codes.shape} at block size {B}")
     cb = codes.reshape(-1, B)
     sb = scales.reshape(-1)
-    is_int = (sb & SCALE_INT_FLAG) != 0
+    if f.scale.power_of_two:
+        v = f.value_table[0][cb].astype(np.float64)
+        with np.errstate(over="ignore"):        # 6 * 2^127 is +inf in float32
+            out = np.ldexp(v, sb.astype(np.int32)[:, None] - E8M0_BIAS).astype(np.float32)
+        out[f.scale.is_nan(sb)] = np.nan
+        return out.reshape(codes.shape)
+    is_int = (sb & SCALE_INT_FLAG) != 0 if f.adaptive else np.zeros(sb.shape, bool)
     v = f.value_table[is_int.astype(np.intp)[:, None], cb]
-    s = decode_scale_payload(sb)[:, None]
+    s = f.scale.decode(sb)[:, None]
     qv, smax = _global_scale(f, q.rule)
     full = np.float32(qv * smax)
     amax = np.float32(q.amax)
@@ -403,6 +443,17 @@ def dequantize(q: QuantizedTensor) -> np.ndarray:
         e = np.float32(f.int.ref_expansion)
         out = np.where(is_int[:, None], out * e, out)
     return (out / full).astype(np.float32).reshape(codes.shape)
+
+
+def tensor_scale(q: QuantizedTensor) -> float:
+    """The per-tensor factor the block scales leave out, amax / (Q * Smax)
+    (1 for E8M0 formats): the MAC's dot product of two quantized tensors,
+    times both tensors' factors, estimates the dot product of the originals
+    (the epilogue an accelerator applies after the MAC)."""
+    if q.fmt.scale.power_of_two:
+        return 1.0
+    qv, smax = _global_scale(q.fmt, q.rule)
+    return float(q.amax) / (qv * smax)
 
 
 # --------------------------------------------------------------------------

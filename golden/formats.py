@@ -5,9 +5,13 @@ The golden codec, the golden MAC, the RTL generator, the CLI and the reports
 all derive widths, biases, maxima and constants from here; nothing else in
 the project spells out a format's numbers.
 
-A format is a pair of element decodes selected per block by bit 7 of the
-block's scale byte: the FP side (always present) and the INT side (IF
-formats only). FP-only formats ("nvfp*") require bit 7 to be 0.
+A format is a scale format and an element selection:
+
+* scale: E4M3 with the INT flag in bit 7 (the NV and IF formats), or E8M0,
+  an unsigned power of two 2^(e-127) with 0xFF = NaN (the OCP MX formats);
+* elements: "fp" (nvfp*, mxfp*), "int" (nvint*) or "adaptive" (if*: bit 7
+  of each block's scale byte selects the INT or the FP decode of the block).
+  A non-adaptive E4M3 format requires bit 7 to be 0.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ import numpy as np
 from .errors import InputError
 
 __all__ = [
-    "FPElement", "IntElement", "Format", "FORMATS", "FORMAT_NAMES", "BLOCK_SIZES",
-    "SCALE_MAX", "get_format", "check_block_size", "f32_bits",
+    "FPElement", "IntElement", "ScaleFormat", "E4M3", "E8M0", "Format", "FORMATS",
+    "FORMAT_NAMES", "BLOCK_SIZES", "SCALE_MAX", "get_format", "check_block_size", "f32_bits",
 ]
 
 #: Block sizes the RTL and the codec support. Powers of two so that the lane
@@ -35,10 +39,13 @@ BLOCK_SIZES = (8, 16, 32)
 #: as 448 too: the published MAC saturates it, and so does ifmac.
 SCALE_MAX = 448.0
 
-#: Scale byte layout: bit 7 flags INT elements, bits 6:0 are an unsigned E4M3.
+#: E4M3 scale byte layout: bit 7 flags INT elements, bits 6:0 are an unsigned E4M3.
 SCALE_INT_FLAG = 0x80
 SCALE_PAYLOAD_MASK = 0x7F
 SCALE_NAN_PAYLOAD = 0x7F
+#: E8M0: the byte is the exponent e of 2^(e - 127); 0xFF is NaN.
+E8M0_BIAS = 127
+E8M0_NAN = 0xFF
 
 
 def f32_bits(value) -> int:
@@ -89,6 +96,7 @@ class FPElement:
 @dataclass(frozen=True)
 class IntElement:
     """An integer element whose value is int x expansion x block scale."""
+    bits: int
     #: "twos" (two's complement) or "signmag" (sign bit on top).
     encoding: str
     #: Largest magnitude the quantizer emits (the reference clamps to it).
@@ -102,40 +110,114 @@ class IntElement:
 
 
 @dataclass(frozen=True)
+class ScaleFormat:
+    """How a block's scale byte encodes its scale."""
+    #: "e4m3": bit 7 is the INT flag, bits 6:0 an unsigned E4M3 (0x7F
+    #: decodes as 448); "e8m0": the byte is e of 2^(e - 127), 0xFF is NaN.
+    name: str
+
+    @property
+    def int_flag(self) -> bool:
+        """True where bit 7 is the INT flag rather than part of the scale."""
+        return self.name == "e4m3"
+
+    @property
+    def power_of_two(self) -> bool:
+        """Every scale is a power of two: a scale pair is an exponent add."""
+        return self.name == "e8m0"
+
+    @property
+    def one(self) -> int:
+        """The byte of scale 1.0."""
+        return E8M0_BIAS if self.power_of_two else 0x38
+
+    def is_nan(self, scale_bytes) -> np.ndarray:
+        """True where a scale byte is the format's NaN code (E4M3: payload
+        0x7F, which the MAC decodes as 448; E8M0: 0xFF)."""
+        b = np.asarray(scale_bytes, dtype=np.uint8)
+        if self.int_flag:
+            return (b & SCALE_PAYLOAD_MASK) == SCALE_NAN_PAYLOAD
+        return b == E8M0_NAN
+
+    def decode(self, scale_bytes) -> np.ndarray:
+        """float32 scale of every byte: E4M3 bits 6:0 (bit 7 ignored; 0x7F
+        saturates to 448); E8M0 2^(e - 127), exact in float32 (2^-127 is a
+        subnormal), NaN for 0xFF."""
+        b = np.asarray(scale_bytes, dtype=np.uint8)
+        if self.power_of_two:
+            nan = b == E8M0_NAN
+            out = np.ldexp(1.0, np.where(nan, 0, b.astype(np.int32) - E8M0_BIAS))
+            out[nan] = np.nan
+            return out.astype(np.float32)
+        payload = b & SCALE_PAYLOAD_MASK
+        return np.minimum(payload.view(ml_dtypes.float8_e4m3fn).astype(np.float32),
+                          np.float32(SCALE_MAX), where=payload != SCALE_NAN_PAYLOAD,
+                          out=np.full(payload.shape, SCALE_MAX, np.float32))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+E4M3 = ScaleFormat("e4m3")
+E8M0 = ScaleFormat("e8m0")
+
+
+@dataclass(frozen=True)
 class Format:
     name: str
-    fp: FPElement
+    fp: FPElement | None
     int: IntElement | None = None
+    scale: ScaleFormat = E4M3
+    #: The block size the format is defined with (MX: 32); 8, 16 and 32 all work.
+    block_size: int = 16
     #: The format this one's cost is measured against besides nvfp4 (the
     #: reports' "FP-only baseline"): for an IF format, the FP-only format
     #: with the same FP element, i.e. the same MAC without the INT side.
     cost_baseline: str | None = None
 
+    def __post_init__(self):
+        if self.fp is None and self.int is None:
+            raise ValueError(f"format {self.name}: no element")
+        if self.fp and self.int and self.fp.bits != self.int.bits:
+            raise ValueError(f"format {self.name}: FP and INT elements differ in width")
+        if self.scale.power_of_two and self.elements != "fp":
+            raise ValueError(f"format {self.name}: E8M0 scales carry no INT flag")
+
     # -- widths ---------------------------------------------------------
+    @property
+    def elements(self) -> str:
+        """Element selection: "fp", "int", or "adaptive" (INT/FP per block)."""
+        if self.fp and self.int:
+            return "adaptive"
+        return "fp" if self.fp else "int"
+
     @property
     def bits(self) -> int:
         """Element width in bits; also the width of a code on the MAC ports."""
-        return self.fp.bits
+        return (self.fp or self.int).bits
 
     @property
     def adaptive(self) -> bool:
         """True for IF formats (scale bit 7 selects INT elements)."""
-        return self.int is not None
+        return self.elements == "adaptive"
 
     @property
     def frac_bits(self) -> int:
         """Fraction bits of the shared fixed-point element value. INT values are
         integers, so the FP side alone sets it."""
-        return self.fp.frac_bits
+        return self.fp.frac_bits if self.fp else 0
 
     @property
     def qmax(self) -> float:
-        """Largest FP element magnitude: the reference's Qmax."""
-        return self.fp.max_value
+        """Largest element magnitude of the primary side (FP if present,
+        else INT): the reference's Qmax."""
+        return self.fp.max_value if self.fp else float(self.int.imax)
 
     # -- value tables ---------------------------------------------------
     @functools.cached_property
-    def fp_values(self) -> tuple[Fraction, ...]:
+    def fp_values(self) -> tuple[Fraction, ...] | None:
+        if self.fp is None:
+            return None
         sign = 1 << (self.bits - 1)
         return tuple((-1 if c & sign else 1) * self.fp.magnitude_fraction(c & (sign - 1))
                      for c in range(1 << self.bits))
@@ -150,23 +232,22 @@ class Format:
         return tuple(-(c & (sign - 1)) if c & sign else c for c in range(n))
 
     def values(self, is_int: bool) -> tuple:
-        """Exact value of every code (Fraction for FP, int for INT, before scale
-        and expansion)."""
-        if is_int:
-            if self.int is None:
-                raise InputError(f"format {self.name!r} has no INT elements")
-            return self.int_values
-        return self.fp_values
+        """Exact value of every code of a block whose INT flag is `is_int`
+        (Fraction for FP, int for INT, before scale and expansion). Only an
+        adaptive format has two decodes; the others ignore the flag, as the
+        MAC does."""
+        if self.adaptive:
+            return self.int_values if is_int else self.fp_values
+        return self.fp_values or self.int_values
 
     @functools.cached_property
     def fixed_table(self) -> np.ndarray:
-        """(2, 2^bits) int64: value of each code in units of 2^-frac_bits, row 0
-        FP, row 1 INT (a copy of FP for FP-only formats). This is what the RTL's
-        decode stage produces."""
+        """(2, 2^bits) int64: value of each code in units of 2^-frac_bits for a
+        block with INT flag 0 (row 0) and 1 (row 1); the rows are equal but
+        for adaptive formats. This is what the RTL's decode stage produces."""
         scale = 1 << self.frac_bits
-        fp = [int(v * scale) for v in self.fp_values]
-        it = [v * scale for v in self.int_values] if self.int else fp
-        return np.array([fp, it], dtype=np.int64)
+        return np.array([[int(v * scale) for v in self.values(is_int)] for is_int in (0, 1)],
+                        dtype=np.int64)
 
     @functools.cached_property
     def value_table(self) -> np.ndarray:
@@ -177,7 +258,7 @@ class Format:
     def expansion_f32(self, int_sides: int) -> int:
         """Bits of C for a block pair with `int_sides` (0, 1 or 2) INT blocks:
         1, float32(e) or float32(e^2), e the exact expansion."""
-        if int_sides == 0 or self.int is None:
+        if int_sides == 0 or not self.adaptive:
             return f32_bits(1.0)
         e = self.int.expansion ** int_sides
         return f32_bits(_fraction_to_f32(e))
@@ -204,14 +285,23 @@ E3M2 = FPElement("e3m2", exp_bits=3, man_bits=2, bias=3, ml_dtype=ml_dtypes.floa
 # Qmax (6/7: INT4 7 -> E2M1 6; 4/3: INT3 3 -> E2M0 4; 7.5/31 and 28/31:
 # INT6 31 -> E2M3 7.5 / E3M2 28). The decimal constants are the reference
 # quantizer's, kept verbatim so the codec is bit-compatible with it.
-INT4 = IntElement("twos", imax=7, expansion=Fraction(6, 7),
+INT4 = IntElement(4, "twos", imax=7, expansion=Fraction(6, 7),
                   ref_expansion=0.8571428571, ref_recip=1.16666666)
-INT3 = IntElement("signmag", imax=3, expansion=Fraction(4, 3),
+INT3 = IntElement(3, "signmag", imax=3, expansion=Fraction(4, 3),
                   ref_expansion=1.3333333333, ref_recip=0.75)
-INT6_E2M3 = IntElement("signmag", imax=31, expansion=Fraction(15, 62),
+INT6_E2M3 = IntElement(6, "signmag", imax=31, expansion=Fraction(15, 62),
                        ref_expansion=0.2419355, ref_recip=4.1333333333)
-INT6_E3M2 = IntElement("signmag", imax=31, expansion=Fraction(28, 31),
+INT6_E3M2 = IntElement(6, "signmag", imax=31, expansion=Fraction(28, 31),
                        ref_expansion=0.9032258065, ref_recip=1.1071428571)
+
+# The NVINT formats' elements: plain integers (expansion 1), the encodings
+# of the IF formats' INT sides (INT4 two's complement as the reference's
+# nvint4; INT3 and INT6 sign-magnitude).
+NVINT4 = IntElement(4, "twos", imax=7, expansion=Fraction(1), ref_expansion=1.0, ref_recip=1.0)
+NVINT3 = IntElement(3, "signmag", imax=3, expansion=Fraction(1), ref_expansion=1.0,
+                    ref_recip=1.0)
+NVINT6 = IntElement(6, "signmag", imax=31, expansion=Fraction(1), ref_expansion=1.0,
+                    ref_recip=1.0)
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("nvfp4", E2M1),
@@ -222,6 +312,13 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("nvfp3", E2M0),
     Format("nvfp6_e2m3", E2M3),
     Format("nvfp6_e3m2", E3M2),
+    Format("nvint4", None, NVINT4),
+    Format("nvint3", None, NVINT3),
+    Format("nvint6", None, NVINT6),
+    Format("mxfp4", E2M1, scale=E8M0, block_size=32),
+    Format("mxfp3", E2M0, scale=E8M0, block_size=32),
+    Format("mxfp6_e2m3", E2M3, scale=E8M0, block_size=32),
+    Format("mxfp6_e3m2", E3M2, scale=E8M0, block_size=32),
 )}
 FORMAT_NAMES = tuple(FORMATS)
 

@@ -8,7 +8,9 @@ result. The stages are the RTL's, one function each:
 
 Every float32 operation here is a NumPy float32 operation, which is IEEE
 binary32 round-to-nearest-even with subnormals (NumPy does not flush them),
-i.e. exactly fl32 of the spec.
+i.e. exactly fl32 of the spec. The scaled products are formed in float64,
+where they are exact, and rounded to float32 once. A NaN result is the RTL's
+canonical quiet NaN 0x7FC00000.
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codec import check_codes, decode_scale_payload, pairwise_sum
+from .codec import check_codes, pairwise_sum
 from .errors import InputError
-from .formats import (SCALE_INT_FLAG, SCALE_NAN_PAYLOAD, SCALE_PAYLOAD_MASK, Format,
-                      check_block_size, get_format)
+from .formats import E8M0_BIAS, SCALE_INT_FLAG, Format, check_block_size, get_format
 
 __all__ = ["ARCHS", "STATUS_BITS", "decode_elements", "element_products", "decode_scales",
            "block_scale", "lane_products", "fused_products", "accumulate", "reduce_lanes",
@@ -29,11 +30,15 @@ __all__ = ["ARCHS", "STATUS_BITS", "decode_elements", "element_products", "decod
 ARCHS = ("lane", "fused")
 
 #: Status bits, sticky over a segment, reported with its result.
-#: bit 0: a scale byte had bit 7 (INT flag) set in an FP-only format; such a
-#:        block is decoded as FP, as if the bit were clear.
-#: bit 1: a scale payload was 0x7F (NaN in OCP E4M3); it was decoded as 448.
+#: bit 0: a scale byte had bit 7 (INT flag) set in a non-adaptive E4M3
+#:        format; such a block is decoded as if the bit were clear.
+#: bit 1: a scale byte was its format's NaN code: E4M3 payload 0x7F, decoded
+#:        as 448; E8M0 0xFF, which makes the block's products NaN.
 STATUS_BITS = {"int_flag_on_fp_format": 0, "scale_nan_payload": 1}
 STATUS_WIDTH = len(STATUS_BITS)
+
+#: The canonical quiet NaN every FP32 unit of the RTL returns.
+CANONICAL_NAN = 0x7FC00000
 
 
 def check_arch(arch) -> str:
@@ -58,9 +63,10 @@ def decode_elements(fmt: Format, codes: np.ndarray, is_int: np.ndarray) -> np.nd
     return fmt.fixed_table[np.asarray(is_int, dtype=np.intp)[:, None], codes]
 
 
-def decode_scales(scale_bytes) -> np.ndarray:
-    """Scale bytes -> float32 block scales (bit 7 ignored; 0x7F -> 448)."""
-    return decode_scale_payload(np.asarray(scale_bytes, dtype=np.uint8) & SCALE_PAYLOAD_MASK)
+def decode_scales(fmt, scale_bytes) -> np.ndarray:
+    """Scale bytes -> float32 block scales (E4M3: bit 7 ignored, 0x7F -> 448;
+    E8M0: 2^(e - 127), 0xFF -> NaN)."""
+    return get_format(fmt).scale.decode(scale_bytes)
 
 
 # --------------------------------------------------------------------------
@@ -83,31 +89,48 @@ def expansion_table(fmt: Format) -> np.ndarray:
 
 
 def block_scale(fmt, a_scale, w_scale) -> np.ndarray:
-    """S = fl32(fl32(sa * sb) * C); 0 when either scale is 0."""
+    """S, exactly, as float64. E4M3: S = fl32(fl32(sa * sb) * C), 0 when
+    either scale is 0. E8M0: S = 2^(ea + eb - 254), the exponent sum, which
+    binary32 need not hold (2^-254 .. 2^254); NaN when either byte is 0xFF."""
     fmt = get_format(fmt)
     a_scale = np.asarray(a_scale, dtype=np.uint8)
     w_scale = np.asarray(w_scale, dtype=np.uint8)
+    if fmt.scale.power_of_two:
+        k = a_scale.astype(np.int32) + w_scale - 2 * E8M0_BIAS
+        S = np.ldexp(1.0, k)
+        S[fmt.scale.is_nan(a_scale) | fmt.scale.is_nan(w_scale)] = np.nan
+        return S
     n_int = int_flags(fmt, a_scale).astype(np.intp) + int_flags(fmt, w_scale)
-    return (decode_scales(a_scale) * decode_scales(w_scale)) * expansion_table(fmt)[n_int]
+    S = (decode_scales(fmt, a_scale) * decode_scales(fmt, w_scale)) * expansion_table(fmt)[n_int]
+    return S.astype(np.float64)
 
 
-def _fixed_to_f32(v: np.ndarray, frac_bits: int) -> np.ndarray:
-    """Exact int -> float32 of v * 2^-frac_bits. Every product and dot product
-    of every format is below 2^24 in magnitude (E3M2: 448 * 448 * 32 units),
-    so the conversion is exact; the power-of-two scaling is exact too."""
+def _fixed_to_f64(v: np.ndarray, frac_bits: int) -> np.ndarray:
+    """v * 2^-frac_bits as float64, exact. Every product and dot product of
+    every format is below 2^24 in magnitude (E3M2: 448 * 448 * 32 units), so
+    the RTL's conversion to binary32 is exact too."""
     if not np.all(np.abs(v) < (1 << 24)):
         raise ArithmeticError("a fixed-point value would round on the way to float32")
-    return v.astype(np.float32) * np.float32(2.0 ** -frac_bits)
+    return np.ldexp(v.astype(np.float64), -frac_bits)
+
+
+def _times_scale(x: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """fl32(x * S): the float64 product is exact (24-bit by 24-bit
+    significands, or a power of two times x), so one rounding to float32
+    gives binary32's correctly rounded product, subnormals and overflow to
+    infinity included."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (x * S).astype(np.float32)
 
 
 def lane_products(fmt: Format, p: np.ndarray, S: np.ndarray) -> np.ndarray:
     """lane: m_i = fl32(p_i * S), (N, B) float32."""
-    return _fixed_to_f32(p, 2 * fmt.frac_bits) * S[:, None]
+    return _times_scale(_fixed_to_f64(p, 2 * fmt.frac_bits), S[:, None])
 
 
 def fused_products(fmt: Format, p: np.ndarray, S: np.ndarray) -> np.ndarray:
     """fused: m = fl32(D * S), D = sum_i p_i exact, (N,) float32."""
-    return _fixed_to_f32(p.sum(axis=-1), 2 * fmt.frac_bits) * S
+    return _times_scale(_fixed_to_f64(p.sum(axis=-1), 2 * fmt.frac_bits), S)
 
 
 # --------------------------------------------------------------------------
@@ -142,10 +165,9 @@ def segment_status(fmt: Format, a_scale, w_scale, last) -> np.ndarray:
     """Sticky status bits (STATUS_BITS) OR-ed over each completed segment."""
     beat = np.zeros(len(last), dtype=np.uint8)
     for s in (np.asarray(a_scale, np.uint8), np.asarray(w_scale, np.uint8)):
-        if not fmt.adaptive:
+        if fmt.scale.int_flag and not fmt.adaptive:
             beat |= ((s & SCALE_INT_FLAG) != 0).view(np.uint8) << STATUS_BITS["int_flag_on_fp_format"]
-        beat |= ((s & SCALE_PAYLOAD_MASK) == SCALE_NAN_PAYLOAD).view(np.uint8) \
-            << STATUS_BITS["scale_nan_payload"]
+        beat |= fmt.scale.is_nan(s).view(np.uint8) << STATUS_BITS["scale_nan_payload"]
     starts, lengths = _segments(np.asarray(last, dtype=bool))
     if len(starts) == 0:
         return np.zeros(0, np.uint8)
@@ -188,11 +210,14 @@ def mac(fmt, arch, a, a_scale, w, w_scale, last, block_size: int = 16,
     p = element_products(decode_elements(f, a, int_flags(f, a_scale)),
                          decode_elements(f, w, int_flags(f, w_scale)))
     S = block_scale(f, a_scale, w_scale)
-    if arch == "lane":
-        result = reduce_lanes(accumulate(lane_products(f, p, S), last))
-    else:
-        result = accumulate(fused_products(f, p, S), last)
-    bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32)
+    # Infinite and NaN sums (E8M0 scales reach them) are results, not errors.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if arch == "lane":
+            result = reduce_lanes(accumulate(lane_products(f, p, S), last))
+        else:
+            result = accumulate(fused_products(f, p, S), last)
+    bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32).copy()
+    bits[np.isnan(result)] = CANONICAL_NAN
     if return_status:
         return bits, segment_status(f, a_scale, w_scale, last)
     return bits

@@ -72,12 +72,28 @@ def _segment_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
+# E8M0 bytes worth hitting: 2^-127, 2^-126, 1, 2^127 and NaN (rarely: a NaN
+# scale makes its whole segment NaN).
+CORNER_E8M0 = np.array([0x00, 0x01, 0x7F, 0xFE, 0xFF], dtype=np.uint8)
+CORNER_E8M0_P = np.array([0.3, 0.2, 0.2, 0.27, 0.03])
+
+
 def _random_scales(fmt: Format, rng: np.random.Generator, n: int,
                    corner_fraction: float) -> np.ndarray:
+    if fmt.scale.power_of_two:
+        # Most scale pairs keep S = 2^(ea + eb - 254) in binary32's normal
+        # range (bytes 127 +- 40); a quarter span 0..254, whose pairs reach
+        # subnormal products, underflow to zero and overflow to infinity.
+        s = rng.integers(87, 168, n).astype(np.uint8)
+        wide = rng.random(n) < 0.25
+        s[wide] = rng.integers(0, 0xFF, int(wide.sum()))
+        corner = rng.random(n) < corner_fraction
+        s[corner] = rng.choice(CORNER_E8M0, int(corner.sum()), p=CORNER_E8M0_P)
+        return s
     payload = rng.integers(0, 0x80, n, dtype=np.uint8)
     corner = rng.random(n) < corner_fraction
     payload[corner] = rng.choice(CORNER_PAYLOADS, int(corner.sum()))
-    # IF formats: half the blocks INT. FP-only formats: a few blocks carry the
+    # IF formats: half the blocks INT. The others: a few blocks carry the
     # (invalid) INT flag, which the MAC reports in its status and ignores.
     p_flag = 0.5 if fmt.adaptive else 0.02
     flag = (rng.random(n) < p_flag).astype(np.uint8) << 7
@@ -191,6 +207,8 @@ def write_hex(directory, fmt, arch: str, beats: Beats, result: np.ndarray,
         with open(os.path.join(directory, name), "w") as fh:
             fh.write(_hex_lines(values, width))
     n, m = len(beats), len(result)
+    scale = ("E8M0, 2^(byte - 127), 0xFF = NaN" if f.scale.power_of_two else
+             "bit 7 = INT flag, bits 6:0 = unsigned E4M3; payload 0x7F decodes as 448")
     readme = f"""ifmac test vectors: format {f.name}, arch {arch}, block size {B}
 {n} beats, {m} segments (results).
 
@@ -199,12 +217,13 @@ Files for $readmemh, one value per line, hexadecimal, no address markers:
   a.hex, w.hex     {n} lines, {B * f.bits} bits each: the B={B} element codes of a
                    beat, element i in bits [{f.bits}*i +: {f.bits}] -- exactly the
                    layout of the MAC's `a` and `w` input ports.
-  a_scale.hex,     {n} lines, 8 bits: the block scale bytes (bit 7 = INT flag,
-  w_scale.hex      bits 6:0 = unsigned E4M3; payload 0x7F decodes as 448).
+  a_scale.hex,     {n} lines, 8 bits: the block scale bytes ({scale}).
+  w_scale.hex
   last.hex         {n} lines, 1 bit: 1 on the final beat of each segment.
   result.hex       {m} lines, 32 bits: expected FP32 result of each segment, in order.
   status.hex       {m} lines, 8 bits: expected sticky status of each segment
-                   (bit 0: INT flag on an FP-only format; bit 1: scale payload 0x7F).
+                   (bit 0: INT flag on a format without INT/FP choice; bit 1: a
+                   NaN scale code, E4M3 payload 0x7F or E8M0 0xFF).
 
 Example (SystemVerilog):
   logic [{B * f.bits - 1}:0] a_mem [0:{n - 1}];

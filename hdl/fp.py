@@ -365,15 +365,26 @@ class Float32Multiplier(_BinaryOp):
 class FixedToFloat32(_Pipelined):
     """A signed two's complement fixed-point `value` (width bits, frac_bits
     of them fractional) to binary32, round-to-nearest-even. Exact whenever
-    the magnitude has at most 24 significant bits, as in every MAC use."""
+    the magnitude has at most 24 significant bits, as in every MAC use.
 
-    def __init__(self, width: int, frac_bits: int = 0, pipeline: int = 0):
+    With `offset_bits` > 0 it also has a signed `exp_offset` input and a
+    `nan` input: the result is fl32(value * 2^exp_offset), rounded once
+    (subnormal results rounded to nearest even, overflow to +-inf), or the
+    canonical NaN when `nan` is high -- the MAC's multiply by a power-of-two
+    (E8M0) block scale, an exponent add and no multiplier."""
+
+    def __init__(self, width: int, frac_bits: int = 0, pipeline: int = 0, offset_bits: int = 0):
         if not isinstance(width, int) or not 2 <= width <= 64:
             raise InputError(f"width must be an integer from 2 to 64, not {width!r}")
         if not isinstance(frac_bits, int) or not -100 <= frac_bits <= 100:
             raise InputError(f"frac_bits must be an integer from -100 to 100, not {frac_bits!r}")
-        self._width, self._frac_bits = width, frac_bits
-        super().__init__({"value": In(signed(width)), "result": Out(32)}, pipeline)
+        if not isinstance(offset_bits, int) or not 0 <= offset_bits <= 10:
+            raise InputError(f"offset_bits must be an integer from 0 to 10, not {offset_bits!r}")
+        self._width, self._frac_bits, self._offset_bits = width, frac_bits, offset_bits
+        ports = {"value": In(signed(width)), "result": Out(32)}
+        if offset_bits:
+            ports.update(exp_offset=In(signed(offset_bits)), nan=In(1))
+        super().__init__(ports, pipeline)
 
     @property
     def width(self) -> int:
@@ -405,9 +416,13 @@ class FixedToFloat32(_Pipelined):
         lz = leading_zeros(m, mag, "lz")
         norm = Signal(N)
         m.d.comb += norm.eq((mag << lz)[:W] << (N - W))
-        exp = Signal(signed(10))
+        exp = Signal(signed(12))
         # mag = norm / 2^(N-1) * 2^(W - 1 - lz); times 2^-frac_bits.
-        m.d.comb += exp.eq(BIAS + W - 1 - self._frac_bits - lz)
+        unbiased = BIAS + W - 1 - self._frac_bits - lz
+        m.d.comb += exp.eq(unbiased + self.exp_offset if self._offset_bits else unbiased)
         # ---------------- round ----------------
-        self._output(m, round_and_pack(m, sign & (mag != 0), exp, norm, "fix"))
+        result = round_and_pack(m, sign & (mag != 0), exp, norm, "fix")
+        if self._offset_bits:
+            result = Mux(self.nan, CANONICAL_NAN, result)
+        self._output(m, result)
         return m

@@ -66,8 +66,10 @@ def _add_format(p, *, arch: bool = False, block: bool = True):
         p.add_argument("--arch", "-a", required=True, choices=ARCHS, metavar="A",
                        help=f"one of: {', '.join(ARCHS)}")
     if block:
-        p.add_argument("--block-size", "-b", type=_block_size, default=16, metavar="B",
-                       help="elements per block: 8, 16 or 32 (default 16)")
+        p.add_argument("--block-size", "-b", type=_block_size, metavar="B",
+                       help="elements per block: 8, 16 or 32 (default: the format's own, "
+                            "32 for MX formats, 16 for the others)")
+        p.set_defaults(_format_block_size=True)
 
 
 def _add_selection(p):
@@ -101,9 +103,9 @@ def cmd_quantize(args) -> int:
     deq = codec.dequantize(q)
     err = deq.astype(np.float64) - np.asarray(x, np.float64)
     rms = float(np.sqrt(np.mean(err ** 2))) if err.size else 0.0
-    n_int = int(np.count_nonzero(q.scales & 0x80))
+    n_int = f" ({np.count_nonzero(q.scales & 0x80)} INT)" if q.fmt.adaptive else ""
     print(f"{q.fmt.name} ({q.rule}, B={q.block_size}): {x.size} elements, {q.scales.size} "
-          f"blocks ({n_int} INT), amax {float(q.amax):.6g}, RMS error {rms:.6g}, "
+          f"blocks{n_int}, amax {float(q.amax):.6g}, RMS error {rms:.6g}, "
           f"{x.size / max(dt, 1e-9) / 1e6:.1f} M elements/s -> {args.output}")
     return 0
 
@@ -230,7 +232,21 @@ def cmd_synth(args) -> int:
     parts = tuple(p for p in report.PARTS if not getattr(args, f"no_{p}"))
     return report.run(configs, args.jobs, Path(args.output), args.liberty,
                       baselines=not args.no_baseline, use_liberty=not args.no_liberty,
-                      parts=parts, clock_ns=args.clock_ns, stages_all=args.stage_power_all)
+                      parts=parts, clock_ns=args.clock_ns, every=args.signoff_all)
+
+
+def cmd_accuracy(args) -> int:
+    from pathlib import Path
+    from ifmac.synth import decision
+    if args.k % 32:
+        raise InputError(f"--k {args.k}; expected a multiple of 32 (every block size)")
+    t0 = time.perf_counter()
+    paths = decision.run(Path(args.output), Path(args.synth) / "area.json",
+                         tuple(args.format) if args.format else formats.FORMAT_NAMES,
+                         rows=args.rows, K=args.k)
+    print(f"ifmac accuracy: {time.perf_counter() - t0:.1f} s -> "
+          f"{', '.join(str(p) for p in paths)}")
+    return 0
 
 
 def cmd_formal(args) -> int:
@@ -266,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--rule", "-r", choices=RULES, metavar="R",
                    help="IF formats: the INT/FP block choice mse (default), mae or abs_max; "
                         "nvfp4: static_6 (default), static_4 or the four-over-six choice "
-                        "mse, mae or abs_max; other formats: static_6")
+                        "mse, mae or abs_max; mxfp4: static_6 (default) or static_4; "
+                        "other formats: static_6")
     q.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     q.set_defaults(func=cmd_quantize)
 
@@ -340,11 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     y = sub.add_parser("synth", help="area, timing, gate-level simulation and power reports "
                        "(`make synth`, `make signoff`)",
                        description="Synthesize MAC configurations (default: every format x "
-                       "both archs at block size 16), time them with OpenSTA, simulate "
-                       "their netlists against the golden model and compute their power "
-                       "from the toggle counts; write area.json, area.md, area.png and "
-                       "energy.png. The nvfp4 MAC of each arch and block size is added "
-                       "for the ratios.")
+                       "both archs at its own block size, MX 32 and the others 16), time "
+                       "them with OpenSTA, simulate their netlists against the golden model "
+                       "and compute their power from the toggle counts; write area.json, "
+                       "area.md, area.png and energy.png. The nvfp4 and mxfp4 MACs of each "
+                       "arch and block size are added for the ratios.")
     _add_selection(y)
     y.add_argument("--liberty", metavar="FILE.lib",
                    help="Liberty library (default: $LIBERTY, else OSU 0.18 um fetched "
@@ -358,12 +375,31 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--no-timing", action="store_true", help="skip OpenSTA timing")
     y.add_argument("--no-gls", action="store_true", help="skip the gate-level simulation")
     y.add_argument("--no-power", action="store_true", help="skip the power runs")
-    y.add_argument("--stage-power-all", action="store_true",
-                   help="split the power of the lane MACs per stage too, not only of "
-                        "the fused ones (a second gate-level model each, 3-5 minutes of "
-                        "compilation)")
+    y.add_argument("--signoff-all", action="store_true",
+                   help="gate-level simulation and power of every lane MAC too, split per "
+                        "stage (by default: every fused MAC, split per stage, and the "
+                        "if4, nvfp4 and nvint4 lane MACs at B = 16; a lane MAC's gate-level "
+                        "model takes 3-8 minutes of compilation)")
     y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
     y.set_defaults(func=cmd_synth)
+
+    ac = sub.add_parser("accuracy", help="accuracy against cost: decision.md and decision.png",
+                        description="Quantize realistic tensors (normal, Laplace, "
+                        "Student-t(3), outlier-heavy) with every format x rule, multiply them "
+                        "in the golden MAC (both archs, dot products of length K) and report "
+                        "quantization SQNR and the MAC's relative error against float64; "
+                        "joined with area and energy per MAC from SYNTH/area.json into "
+                        "OUT/decision.json, decision.md and decision.png.")
+    ac.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, action="append",
+                    metavar="F", help="repeatable (default: every format)")
+    ac.add_argument("--rows", type=_positive_int, default=64, metavar="N",
+                    help="dot products per distribution (default 64)")
+    ac.add_argument("--k", type=_positive_int, default=4096, metavar="K",
+                    help="dot-product length, a multiple of 32 (default 4096)")
+    ac.add_argument("--synth", default=os.path.join("build", "synth"), metavar="DIR",
+                    help="where area.json is (default build/synth)")
+    ac.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
+    ac.set_defaults(func=cmd_accuracy)
 
     from ifmac.formal.proofs import KINDS
     fo = sub.add_parser("formal", help="SymbiYosys proofs (what `make formal` runs)",
@@ -390,6 +426,8 @@ def _version() -> str:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "_format_block_size", False) and args.block_size is None:
+        args.block_size = formats.get_format(args.format).block_size
     try:
         return args.func(args) or 0
     except InputError as e:

@@ -33,9 +33,9 @@ from typing import Iterator
 from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import DEFAULT_CONFIGS
 
-#: Beats per configuration of `make sim`: 24 default configurations x 4.2 M
-#: = 100.8 M beats.
-DEFAULT_BEATS = 4_200_000
+#: Beats per configuration of `make sim`: 38 default configurations x
+#: 2.65 M = 100.7 M beats.
+DEFAULT_BEATS = 2_650_000
 
 #: Beats per random chunk: the unit of golden/simulation overlap and of
 #: memory (a few chunks in flight).

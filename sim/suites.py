@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ifmac.golden.accuracy import DISTRIBUTIONS, tensors
 from ifmac.golden.formats import Format, get_format
 from ifmac.golden.vectors import Beats, quantized_beats, random_beats
-
-ONE = 0x38          # E4M3 payload of 1.0
-
 
 def _one_beat_segments(a, a_scale, w, w_scale) -> Beats:
     return Beats(np.asarray(a, np.uint8), np.asarray(a_scale, np.uint8), np.asarray(w, np.uint8),
@@ -23,6 +21,7 @@ def code_pairs(fmt, block_size: int) -> Beats:
     """Every element-code pair under every INT/FP flag pair: one pair per beat
     in lane (k mod B), zero codes elsewhere, scales 1.0, one-beat segments."""
     f: Format = get_format(fmt)
+    one = f.scale.one
     n = 1 << f.bits
     ca, cw = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     ca, cw = ca.ravel(), cw.ravel()
@@ -35,7 +34,7 @@ def code_pairs(fmt, block_size: int) -> Beats:
         lane = np.arange(k) % block_size
         a[np.arange(k), lane] = ca
         w[np.arange(k), lane] = cw
-        beats.append(_one_beat_segments(a, np.full(k, ONE | fa << 7), w, np.full(k, ONE | fw << 7)))
+        beats.append(_one_beat_segments(a, np.full(k, one | fa << 7), w, np.full(k, one | fw << 7)))
     return concat(*beats)
 
 
@@ -45,7 +44,7 @@ def scale_pairs(fmt, block_size: int) -> Beats:
     f = get_format(fmt)
     sa, sw = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
     sa, sw = sa.ravel(), sw.ravel()
-    if not f.adaptive:          # the INT flag is only legal on IF formats
+    if f.scale.int_flag and not f.adaptive:     # the INT flag is only legal on IF formats
         sa, sw = sa & 0x7F, sw & 0x7F
         keep = np.unique(sa * 256 + sw, return_index=True)[1]
         sa, sw = sa[keep], sw[keep]
@@ -62,31 +61,27 @@ def quantized(fmt, block_size: int, rows: int = 64, k_blocks: int = 8, seed: int
     rng = np.random.default_rng(seed)
     K = block_size * k_blocks
     out = None
-    for dist in ("normal", "laplace", "student_t", "outliers"):
-        if dist == "normal":
-            x, y = rng.standard_normal((2, rows, K))
-        elif dist == "laplace":
-            x, y = rng.laplace(size=(2, rows, K))
-        elif dist == "student_t":
-            x, y = rng.standard_t(3, size=(2, rows, K))
-        else:
-            x, y = rng.standard_normal((2, rows, K))
-            x[rng.random(x.shape) < 0.01] *= 50
-        b = quantized_beats(fmt, block_size, x.astype(np.float32), y.astype(np.float32))
+    for dist in DISTRIBUTIONS:
+        b = quantized_beats(fmt, block_size, *tensors(dist, rows, K, rng))
         out = b if out is None else out.concat(b)
     return out
 
 
 def corners(fmt, block_size: int, seed: int = 0) -> Beats:
-    """Directed corners: zero, subnormal, 0x7E and 0x7F scales; -0 and
-    extreme codes in every lane; one-beat and 1000-beat segments, back to back."""
+    """Directed corners: E4M3 zero, subnormal, 0x7E and 0x7F scales (E8M0:
+    pairs whose S = 2^(ea + eb - 254) is subnormal, underflows, overflows,
+    or NaN); -0 and extreme codes in every lane; one-beat and 1000-beat
+    segments, back to back."""
     f = get_format(fmt)
     B = block_size
     sign = 1 << (f.bits - 1)
     codes = [0, sign, sign - 1, (1 << f.bits) - 1, sign | 1]   # +0, -0 (or -8), max, -max, ...
-    flag = 0x80 if f.adaptive else 0
-    scales = [0x00, 0x01, 0x07, 0x08, 0x7E, 0x7F, ONE, 0x00 | flag, 0x01 | flag, 0x7E | flag,
-              0x7F | flag]
+    if f.scale.power_of_two:
+        scales = [0x00, 0x01, 24, 64, 104, 0x7F, 0x80, 150, 200, 0xFE, 0xFF]
+    else:
+        flag = 0x80 if f.adaptive else 0
+        scales = [0x00, 0x01, 0x07, 0x08, 0x7E, 0x7F, f.scale.one, 0x00 | flag, 0x01 | flag,
+                  0x7E | flag, 0x7F | flag]
     rows = [(ca, sa, cw, sw) for ca in codes for cw in codes for sa in scales for sw in scales[::2]]
     a = np.array([[r[0]] * B for r in rows], np.uint8)
     w = np.array([[r[2]] * B for r in rows], np.uint8)

@@ -33,9 +33,13 @@ __all__ = ["DEFAULT_SYNTH_CONFIGS", "BASELINE", "run", "with_baselines", "fp_bas
            "report_records", "write_reports"]
 
 BASELINE = "nvfp4"
+#: The second reference every record has a ratio to: the OCP MX 4-bit format.
+MX_BASELINE = "mxfp4"
+BASELINES = (BASELINE, MX_BASELINE)
 
-#: `make synth`: every format x both archs at block size 16.
-DEFAULT_SYNTH_CONFIGS = [(f, a, 16) for f in FORMAT_NAMES for a in ARCHS]
+#: `make synth`: every format x both archs at its own block size (MX 32,
+#: the others 16); with_baselines adds nvfp4 at 32 and mxfp4 at 16.
+DEFAULT_SYNTH_CONFIGS = [(f, a, get_format(f).block_size) for f in FORMAT_NAMES for a in ARCHS]
 
 REPORT_STAGES = (*STAGES, OTHER_STAGE)
 
@@ -50,10 +54,10 @@ def fp_baseline(fmt: str) -> str | None:
 
 
 def with_baselines(configs) -> list[tuple[str, str, int]]:
-    """`configs` plus the nvfp4 configuration of each (arch, block size)
-    they use, so that every record has its ratio."""
+    """`configs` plus the nvfp4 and mxfp4 configurations of each (arch,
+    block size) they use, so that every record has its ratios."""
     configs = list(dict.fromkeys(configs))
-    extra = [(BASELINE, a, b) for _, a, b in configs]
+    extra = [(base, a, b) for _, a, b in configs for base in BASELINES]
     return list(dict.fromkeys(configs + extra))
 
 
@@ -70,14 +74,30 @@ SIGNOFF_METRICS = ("fmax_mhz", "energy_pj_per_mac")
 #: The signoff parts `ifmac synth` runs unless told not to.
 PARTS = ("timing", "gls", "power")
 
-#: Why the lane MACs' power is not split per stage without --stage-power-all:
+#: The lane MACs `make signoff` simulates at gate level and measures the
+#: power of without --signoff-all: the 4-bit formats IF4 is decided against
+#: that share its block size. A lane netlist (110-215 k cells at B = 16,
+#: twice that at 32) takes 3-8 minutes of Verilator and g++ per gate-level
+#: model; every fused MAC and these three fit `make signoff` in its 25
+#: minutes, all 17 lane MACs do not.
+SIGNOFF_LANES = ("if4", "nvfp4", "nvint4")
+SIGNOFF_LANE_BLOCK = 16
+GATE_LEVEL_SKIPPED = ("gate-level simulation and power run for every fused MAC and the "
+                      f"{', '.join(SIGNOFF_LANES)} lane MACs at B = {SIGNOFF_LANE_BLOCK}; "
+                      "--signoff-all (make signoff-all) runs every lane MAC too (3-8 minutes "
+                      "of compilation each)")
+#: Why the lane MACs' power is not split per stage without --signoff-all:
 #: the split needs a second gate-level model (of the hierarchy-preserving
-#: netlist), and a lane netlist (110-215 k cells at B = 16) takes 3-5 minutes
-#: of Verilator and g++ per model; eight more would not fit `make signoff`
-#: in its 25 minutes. Every fused MAC is split.
-STAGE_POWER_SKIPPED = ("power per stage runs for the fused MACs only; --stage-power-all "
+#: netlist) per configuration.
+STAGE_POWER_SKIPPED = ("power per stage runs for the fused MACs only; --signoff-all "
                        "(make signoff-all) splits every lane MAC too (a second gate-level "
-                       "model each, 3-5 minutes of compilation)")
+                       "model each, 3-8 minutes of compilation)")
+
+
+def gate_level(fmt: str, arch: str, block_size: int, every: bool) -> bool:
+    """Whether a configuration's netlist is simulated and its power measured."""
+    return (every or arch != "lane"
+            or (fmt in SIGNOFF_LANES and block_size == SIGNOFF_LANE_BLOCK))
 
 
 def stage_power(arch: str, every: bool) -> bool:
@@ -109,6 +129,7 @@ def report_records(results: list[Result]) -> list[dict]:
         rec["stage_sum"] = {m: _stage_sum(r, m) for m in METRICS if m != "logic_depth"
                             and m != "delay_ps"}
         rec["ratio_to_nvfp4"] = _ratios(r, by_key.get((BASELINE, r.arch, r.block_size)))
+        rec["ratio_to_mxfp4"] = _ratios(r, by_key.get((MX_BASELINE, r.arch, r.block_size)))
         own = fp_baseline(r.format)
         rec["fp_baseline"] = own
         rec["ratio_to_fp_baseline"] = (_ratios(r, by_key.get((own, r.arch, r.block_size)))
@@ -154,7 +175,7 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
     lines.append(f"Yosys ({tool}); generic CMOS gates (`abc -g cmos2`, `stat -tech cmos`)"
                  + (f"; Liberty library `{liberty}` (area in um^2, ABC delay in ps)."
                     if liberty else "; no Liberty library, so no area in um^2 or delay."))
-    lines.append("Ratios are to the nvfp4 MAC of the same arch and block size. "
+    lines.append("Ratios are to the nvfp4 (and mxfp4) MAC of the same arch and block size. "
                  "Delay is ABC's estimate of the longest register-to-register or "
                  "port-to-register path.")
     if tool == "yowasp":
@@ -163,31 +184,34 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
 
     lines += ["## All configurations", ""]
     head = ["configuration", "cells", "transistors", "logic depth", "area um^2", "delay ps",
-            f"{main_name} / nvfp4", "delay / nvfp4"]
+            f"{main_name} / nvfp4", f"{main_name} / mxfp4", "delay / nvfp4"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
         t = r["total"]
         lines.append(f"| {r['top']} | {_fmt_num(t['cells'])} | {_fmt_num(t['transistors'])} | "
                      f"{_fmt_num(t['logic_depth'])} | {_fmt_num(t['area_um2'])} | "
                      f"{_fmt_num(t['delay_ps'])} | {_fmt_ratio(r['ratio_to_nvfp4'][main])} | "
+                     f"{_fmt_ratio(r['ratio_to_mxfp4'][main])} | "
                      f"{_fmt_ratio(r['ratio_to_nvfp4']['delay_ps'])} |")
     lines.append("")
 
     by_key = {(r["format"], r["arch"], r["block_size"]): r for r in records}
+    lines += _families(by_key, main, main_name)
     for b in sorted({r["block_size"] for r in records}):
         fmts = [f for f in FORMAT_NAMES if any((f, a, b) in by_key for a in ARCHS)]
-        lines += [f"## IF overhead vs NVFP4, block size {b}", "",
-                  f"{main_name} of each MAC divided by the nvfp4 MAC's, per architecture; "
-                  "the last columns divide each IF format by its own FP-only baseline "
-                  "(same FP element, no INT side).", ""]
+        lines += [f"## Cost relative to NVFP4 and MXFP4, block size {b}", "",
+                  f"{main_name} of each MAC divided by the nvfp4 and the mxfp4 MAC's, per "
+                  "architecture; the last columns divide each IF format by its own FP-only "
+                  "baseline (same FP element, no INT side).", ""]
         head = ["format"] + [f"{a}: {main_name} / nvfp4" for a in ARCHS] + \
+               [f"{a}: {main_name} / mxfp4" for a in ARCHS] + \
                [f"{a}: delay / nvfp4" for a in ARCHS] + \
                [f"{a}: {main_name} / FP-only baseline" for a in ARCHS]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for f in fmts:
             row = [f]
-            for key, metric in (("ratio_to_nvfp4", main), ("ratio_to_nvfp4", "delay_ps"),
-                                ("ratio_to_fp_baseline", main)):
+            for key, metric in (("ratio_to_nvfp4", main), ("ratio_to_mxfp4", main),
+                                ("ratio_to_nvfp4", "delay_ps"), ("ratio_to_fp_baseline", main)):
                 for a in ARCHS:
                     r = by_key.get((f, a, b))
                     ratios = r and r[key]
@@ -252,6 +276,38 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
                 lines.append("| " + " | ".join(row) + " |")
             lines.append("")
     return "\n".join(lines)
+
+
+def _families(by_key: dict, main: str, main_name: str) -> list[str]:
+    """Every format at its own block size, side by side by element width,
+    per element pair (a B-element MAC takes B pairs a cycle), relative to
+    the nvfp4 MAC (B = 16) of the same arch."""
+    nv = {a: by_key.get((BASELINE, a, get_format(BASELINE).block_size)) for a in ARCHS}
+    lines = ["## Every format at its own block size, per element pair", "",
+             f"{main_name} / B of each MAC at its format's block size (MX 32, the others "
+             "16), divided by the nvfp4 MAC's (B = 16, same arch); energy per MAC where "
+             "`make signoff` measured it.", ""]
+    head = ["bits", "format", "B"] + [f"{a}: {main_name} / B" for a in ARCHS] + \
+        [f"{a}: per pair / nvfp4" for a in ARCHS] + [f"{a}: pJ/MAC" for a in ARCHS]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for bits in sorted({get_format(f).bits for f in FORMAT_NAMES}):
+        for f in (f for f in FORMAT_NAMES if get_format(f).bits == bits):
+            B = get_format(f).block_size
+            recs = {a: by_key.get((f, a, B)) for a in ARCHS}
+            if not any(recs.values()):
+                continue
+            per = {a: recs[a]["total"][main] / B if recs[a] and recs[a]["total"][main] else None
+                   for a in ARCHS}
+            rel = {a: per[a] / (nv[a]["total"][main] / nv[a]["block_size"])
+                   if per[a] and nv[a] and nv[a]["total"][main] else None for a in ARCHS}
+            pj = {a: recs[a]["power"][0]["energy_pj_per_mac"] if recs[a] and recs[a]["power"]
+                  else None for a in ARCHS}
+            lines.append("| " + " | ".join([str(bits), f, str(B)]
+                                           + [_fmt_num(per[a]) for a in ARCHS]
+                                           + [_fmt_ratio(rel[a]) for a in ARCHS]
+                                           + [_fmt_num(pj[a], 2) for a in ARCHS]) + " |")
+    lines.append("")
+    return lines
 
 
 def _sum_main(rec: dict, main: str):
@@ -408,7 +464,7 @@ def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
 
 
 def _signoff(r: Result, out_dir: Path, parts: tuple[str, ...], tools: dict,
-             clock_ns: float, stages_all: bool) -> Result:
+             clock_ns: float, every: bool) -> Result:
     """The signoff parts of one synthesized configuration, in its folder."""
     from ifmac.hdl.mac import MAC, used
     work = out_dir / r.top
@@ -422,12 +478,14 @@ def _signoff(r: Result, out_dir: Path, parts: tuple[str, ...], tools: dict,
     if "timing" in parts:
         r.timing = timed("timing", lambda: asdict(signoff.timing(
             tools["sta"], tools["liberty"], work, r.top, clock_ns)))
+    if not gate_level(r.format, r.arch, r.block_size, every):
+        return r
     if "gls" in parts:
         r.gls = timed("gls", lambda: signoff.gls(dut, work, tools["cells"]))
     if "power" in parts:
         r.power = timed("power", lambda: signoff.power_runs(
             dut, work, tools["cells"], tools["liberty"], clock_ns,
-            stages=stage_power(r.arch, stages_all)))
+            stages=stage_power(r.arch, every)))
     return r
 
 
@@ -472,10 +530,12 @@ def _progress(k: int, n: int, r: Result) -> str:
 
 def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
         baselines: bool = True, use_liberty: bool = True, parts: tuple[str, ...] = PARTS,
-        clock_ns: float = signoff.DEFAULT_CLOCK_NS, stages_all: bool = False) -> int:
-    """Synthesize `configs` (plus their nvfp4 baselines) and run the signoff
-    `parts` on each, print progress and write the reports. Exit status 1
-    when the gate-level simulation of any configuration mismatched."""
+        clock_ns: float = signoff.DEFAULT_CLOCK_NS, every: bool = False) -> int:
+    """Synthesize `configs` (plus their nvfp4 and mxfp4 baselines) and run
+    the signoff `parts` on each (gate-level simulation and power on the
+    `gate_level` ones; all with `every`), print progress and write the
+    reports. Exit status 1 when the gate-level simulation of any
+    configuration mismatched."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     liberty, how = (find_liberty(liberty_path) if use_liberty
@@ -488,14 +548,18 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
     if tool == "yowasp":
         print(YOWASP_NOTE, flush=True)
     parts, missing, tools = _signoff_tools(liberty, tuple(parts))
-    if "power" in parts and not all(stage_power(a, stages_all) for _, a, _ in configs):
+    gate_parts = {"gls", "power"} & set(parts)
+    if gate_parts and not all(gate_level(*c, every) for c in configs):
+        missing["gate-level simulation and power of the other lane MACs"] = GATE_LEVEL_SKIPPED
+        print(GATE_LEVEL_SKIPPED, flush=True)
+    if "power" in parts and not all(stage_power(a, every) for _, a, _ in configs):
         missing["power per stage of the lane MACs"] = STAGE_POWER_SKIPPED
         print(STAGE_POWER_SKIPPED, flush=True)
 
     def one(f, a, b):
         r = synthesize(f, a, b, out_dir, liberty, tool)
         t1 = time.perf_counter()
-        r = _signoff(r, out_dir, parts, tools, clock_ns, stages_all) if parts else r
+        r = _signoff(r, out_dir, parts, tools, clock_ns, every) if parts else r
         r.seconds = round(r.seconds + time.perf_counter() - t1, 1)
         return r
 

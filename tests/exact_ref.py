@@ -16,21 +16,30 @@ import numpy as np
 E2M0_MAG = {0: 0, 1: 1, 2: 2, 3: 4}
 ML = {"e2m1": ml_dtypes.float4_e2m1fn, "e2m3": ml_dtypes.float6_e2m3fn,
       "e3m2": ml_dtypes.float6_e3m2fn}
-# format -> (element bits, FP kind, INT kind or None, exact expansion)
+# format -> (element bits, FP kind or None, INT kind or None, exact expansion
+# (IF formats), scale kind)
 SPEC = {
-    "nvfp4": (4, "e2m1", None, None),
-    "if4": (4, "e2m1", "twos", Fraction(6, 7)),
-    "if3": (3, "e2m0", "signmag", Fraction(4, 3)),
-    "if6_e2m3": (6, "e2m3", "signmag", Fraction(15, 2) / 31),
-    "if6_e3m2": (6, "e3m2", "signmag", Fraction(28, 31)),
-    "nvfp3": (3, "e2m0", None, None),
-    "nvfp6_e2m3": (6, "e2m3", None, None),
-    "nvfp6_e3m2": (6, "e3m2", None, None),
+    "nvfp4": (4, "e2m1", None, None, "e4m3"),
+    "if4": (4, "e2m1", "twos", Fraction(6, 7), "e4m3"),
+    "if3": (3, "e2m0", "signmag", Fraction(4, 3), "e4m3"),
+    "if6_e2m3": (6, "e2m3", "signmag", Fraction(15, 2) / 31, "e4m3"),
+    "if6_e3m2": (6, "e3m2", "signmag", Fraction(28, 31), "e4m3"),
+    "nvfp3": (3, "e2m0", None, None, "e4m3"),
+    "nvfp6_e2m3": (6, "e2m3", None, None, "e4m3"),
+    "nvfp6_e3m2": (6, "e3m2", None, None, "e4m3"),
+    "nvint4": (4, None, "twos", None, "e4m3"),
+    "nvint3": (3, None, "signmag", None, "e4m3"),
+    "nvint6": (6, None, "signmag", None, "e4m3"),
+    "mxfp4": (4, "e2m1", None, None, "e8m0"),
+    "mxfp3": (3, "e2m0", None, None, "e8m0"),
+    "mxfp6_e2m3": (6, "e2m3", None, None, "e8m0"),
+    "mxfp6_e3m2": (6, "e3m2", None, None, "e8m0"),
 }
+INF, NAN = float("inf"), float("nan")
 
 
 def r32(q):
-    """Round a Fraction to binary32, nearest-even (no overflow expected here)."""
+    """Round a Fraction to binary32, nearest-even; +-INF on overflow."""
     q = Fraction(q)
     if q == 0:
         return Fraction(0)
@@ -47,33 +56,51 @@ def r32(q):
     if 2 * rem > bot or (2 * rem == bot and lo % 2 == 1):
         lo += 1
     r = Fraction(lo) / (1 << sh) if sh >= 0 else Fraction(lo << -sh)
-    assert r < 2 ** 128
+    if r >= 2 ** 128:
+        return -INF if neg else INF
     return -r if neg else r
 
 
 class F32:
-    """An exact binary32 value: a Fraction plus the sign of zero, which IEEE
-    arithmetic keeps (-3 x +0 = -0; x + (-x) = +0; -0 + -0 = -0)."""
+    """An exact binary32 value: a Fraction (or +-INF, NAN) plus the sign of
+    zero, which IEEE arithmetic keeps (-3 x +0 = -0; x + (-x) = +0; -0 + -0
+    = -0). Every NaN is the RTL's canonical 0x7FC00000."""
     __slots__ = ("q", "neg")
 
     def __init__(self, q, neg=None):
-        self.q = Fraction(q)
+        self.q = q if isinstance(q, float) else Fraction(q)
         self.neg = (self.q < 0) if neg is None or self.q != 0 else neg
 
+    @property
+    def special(self):
+        return isinstance(self.q, float)
+
     def __mul__(self, other):
-        return F32(r32(self.q * other.q), self.neg != other.neg)
+        x, y = self.q, other.q
+        if (x != x) or (y != y) or (self.special and y == 0) or (other.special and x == 0):
+            return F32(NAN)
+        if self.special or other.special:
+            return F32(INF if self.neg == other.neg else -INF)
+        return F32(r32(x * y), self.neg != other.neg)
 
     def __add__(self, other):
-        return F32(r32(self.q + other.q), self.neg and other.neg)
+        x, y = self.q, other.q
+        if (x != x) or (y != y) or (self.special and other.special and x != y):
+            return F32(NAN)
+        if self.special or other.special:
+            return self if self.special else other
+        return F32(r32(x + y), self.neg and other.neg)
 
     def bits(self):
+        if self.q != self.q:
+            return 0x7FC00000
         return struct.unpack("<I", struct.pack("<f", -0.0 if self.neg and self.q == 0
                                                else float(self.q)))[0]
 
 
 def element(fmt, code, is_int):
-    nbits, fp, it, _ = SPEC[fmt]
-    if is_int and it is not None:
+    nbits, fp, it, _, _ = SPEC[fmt]
+    if (is_int or fp is None) and it is not None:
         if it == "twos":
             return Fraction(code - (1 << nbits) if code >> (nbits - 1) else code)
         mag = code & ((1 << (nbits - 1)) - 1)
@@ -84,7 +111,9 @@ def element(fmt, code, is_int):
     return Fraction(float(np.array([code], np.uint8).view(ML[fp])[0]))
 
 
-def scale(byte):
+def scale(byte, kind="e4m3"):
+    if kind == "e8m0":
+        return NAN if byte == 0xFF else Fraction(2) ** (int(byte) - 127)
     payload = byte & 0x7F
     if payload == 0x7F:
         return Fraction(448)
@@ -92,12 +121,17 @@ def scale(byte):
 
 
 def beat_terms(fmt, a, sa, w, sw):
-    """Exact element products and the rounded block-pair scale S."""
-    _, _, it, e = SPEC[fmt]
-    ia = bool(sa & 0x80) and it is not None
-    iw = bool(sw & 0x80) and it is not None
-    C = F32(r32(e ** (ia + iw)) if (ia or iw) else 1)
-    S = (F32(scale(sa)) * F32(scale(sw))) * C
+    """Exact element products and the block-pair scale S: E4M3 rounded
+    twice, fl32(fl32(sa * sb) * C); E8M0 the exact power of two (or NaN)."""
+    _, fp, it, e, kind = SPEC[fmt]
+    ia = bool(sa & 0x80) and e is not None
+    iw = bool(sw & 0x80) and e is not None
+    if kind == "e8m0":
+        x, y = scale(sa, kind), scale(sw, kind)
+        S = F32(NAN) if (x != x or y != y) else F32(x * y)
+    else:
+        C = F32(r32(e ** (ia + iw)) if (ia or iw) else 1)
+        S = (F32(scale(sa)) * F32(scale(sw))) * C
     # Products are exact fixed-point integers: a zero product is +0.
     p = [element(fmt, int(x), ia) * element(fmt, int(y), iw) for x, y in zip(a, w)]
     return p, S

@@ -28,6 +28,40 @@ def test_quantize_roundtrip(tmp_path, capsys):
     assert d["amax"] == q.amax and str(d["format"]) == "if4" and int(d["block_size"]) == 16
 
 
+def test_quantize_mx_defaults_to_its_block_size(tmp_path, capsys):
+    """An MX format quantizes in blocks of 32 unless told otherwise; a rule
+    it does not have exits 2 naming both."""
+    x = np.random.default_rng(1).standard_normal((4, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    rc, out, _ = run(["quantize", str(tmp_path / "x.npy"), "-f", "mxfp4", "-r", "static_4",
+                      "-o", str(tmp_path / "q.npz")], capsys)
+    assert rc == 0 and "mxfp4 (static_4, B=32): 256 elements, 8 blocks, amax 1" in out
+    q = quantize(x, "mxfp4", "static_4", 32)
+    d = np.load(tmp_path / "q.npz")
+    assert np.array_equal(d["codes"], q.codes) and np.array_equal(d["scales"], q.scales)
+    rc, _, err = run(["quantize", str(tmp_path / "x.npy"), "-f", "mxfp4", "-r", "mse",
+                      "-o", str(tmp_path / "q.npz")], capsys)
+    assert rc == 2 and "rule 'mse' does not apply to format mxfp4; expected static_6 or " \
+        "static_4" in err
+
+
+def test_accuracy_without_synthesis(tmp_path, capsys):
+    """`accuracy` measures every rule and arch; with no area.json the cost
+    columns are "-" with the reason, never a made-up figure."""
+    rc, out, _ = run(["accuracy", "-f", "if4", "-f", "mxfp4", "--rows", "2", "--k", "256",
+                      "--synth", str(tmp_path / "none"), "-o", str(tmp_path)], capsys)
+    assert rc == 0 and "area.json not found" in out
+    md = (tmp_path / "decision.md").read_text()
+    assert "| if4 | fused | 16 | mse |" in md and "| mxfp4 | lane | 32 | static_6 |" in md
+    assert "no synthesis record (run `make synth`)" in md and "| mxfp4 | static_4 |" in md
+    import json
+    rows = json.loads((tmp_path / "decision.json").read_text())["rows"]
+    assert len(rows) == 2 * (3 + 2) and all(r["area_per_pair"] is None for r in rows)
+    assert not (tmp_path / "decision.png").exists()
+    rc, _, err = run(["accuracy", "--k", "100", "-o", str(tmp_path)], capsys)
+    assert rc == 2 and "--k 100; expected a multiple of 32" in err
+
+
 def test_vectors_npz_and_hex(tmp_path, capsys):
     rc, out, _ = run(["vectors", "-f", "if6_e3m2", "-a", "fused", "-b", "8", "-n", "300",
                       "-s", "4", "-o", str(tmp_path / "v.npz"), "--hex", str(tmp_path / "hex")],

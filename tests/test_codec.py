@@ -1,6 +1,7 @@
 """The golden codec: bit-compatibility, corners, properties and bad input."""
 
 import os
+from fractions import Fraction
 
 import ml_dtypes
 import numpy as np
@@ -9,11 +10,13 @@ from hypothesis import assume, example, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ifmac.golden import FORMATS, FORMAT_NAMES, QuantizedTensor, dequantize, pack, quantize, unpack
-from ifmac.golden.codec import ADAPTIVE_RULES, decode_scale_payload, rules_for
+from ifmac.golden.codec import ADAPTIVE_RULES, rules_for
+from ifmac.golden.exact import round_f32
+from ifmac.golden.formats import E4M3, E8M0
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "reference_quantizer.npz")
 RULE_DATA = [os.path.join(os.path.dirname(__file__), "data", f"reference_rules_{part}.npz")
-             for part in ("nvfp4", "fp6")]
+             for part in ("nvfp4", "fp6", "nvint_mx")]
 ADAPTIVE = [n for n, f in FORMATS.items() if f.adaptive]
 
 
@@ -38,8 +41,9 @@ def _rule_cases():
 def test_matches_reference_rules(path, case):
     """Every rule of the reference, per format: nvfp4 under static_6,
     static_4 and the four-over-six mse, mae, abs_max at B = 16 and 8; nvfp6
-    under static_6; if6 under mae and abs_max. The same codes, scale bytes
-    and amax as the reference."""
+    under static_6; if6 under mae and abs_max; nvint4 under static_6 (B =
+    16); mxfp4 under static_6 and static_4 (B = 32, E8M0 scales). The same
+    codes, scale bytes and amax as the reference."""
     dist, fmt, rule, b = case.split("|")
     with np.load(path) as d:
         codes, scales, amax = (d[f"{k}|{case}"] for k in ("codes", "scales", "amax"))
@@ -88,9 +92,11 @@ def test_matches_reference_quantizer(case):
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
 def test_all_zero_tensor(fmt):
-    """amax == 0: every scale and code is 0."""
+    """amax == 0: every scale and code is 0 (the amax of an E8M0 format is
+    1: it has no global scale, and the reference returns 1)."""
     q = quantize(np.zeros((2, 32), np.float32), fmt)
-    assert q.amax == 0 and not q.codes.any() and not q.scales.any()
+    assert q.amax == (1 if FORMATS[fmt].scale.power_of_two else 0)
+    assert not q.codes.any() and not q.scales.any()
     assert not dequantize(q).any()
 
 
@@ -125,7 +131,7 @@ def test_int4_never_emits_minus_eight():
 
 def test_scale_payload_7f_decodes_as_448():
     """Scale payload 0x7F (NaN in E4M3) decodes as 448; 0 is scale 0."""
-    v = decode_scale_payload(np.array([0x7F, 0xFF, 0x7E, 0x00, 0x01, 0x38], np.uint8))
+    v = E4M3.decode(np.array([0x7F, 0xFF, 0x7E, 0x00, 0x01, 0x38], np.uint8))
     assert v.tolist() == [448, 448, 448, 0, 2 ** -9, 1.0]
 
 
@@ -135,10 +141,19 @@ def test_scale_decode_every_payload():
     e, m = p >> 3, p & 7
     expect = np.where(e == 0, m / 8 * 2.0 ** -6, (1 + m / 8) * 2.0 ** (e.astype(int) - 7))
     expect[0x7F] = 448
-    assert np.array_equal(decode_scale_payload(p), expect.astype(np.float32))
+    assert np.array_equal(E4M3.decode(p), expect.astype(np.float32))
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_e8m0_decode_every_byte():
+    """E8M0 (OCP MX v1.0): byte e is 2^(e - 127), exact in float32 from 2^-127
+    (a subnormal) to 2^127; 0xFF is NaN."""
+    b = np.arange(256, dtype=np.uint8)
+    v = E8M0.decode(b)
+    assert np.isnan(v[255]) and not np.isnan(v[:255]).any()
+    assert [float(x) for x in v[:255]] == [2.0 ** (e - 127) for e in range(255)]
+
+
+@pytest.mark.parametrize("fmt", [n for n in FORMAT_NAMES if FORMATS[n].scale.int_flag])
 def test_dequantize_values(fmt):
     """dequantize: element value x scale x amax / (Qmax * 448), INT times E."""
     f = FORMATS[fmt]
@@ -161,6 +176,20 @@ def test_dequantize_values(fmt):
             assert got[r, c] == ref
 
 
+@pytest.mark.parametrize("fmt", [n for n in FORMAT_NAMES if FORMATS[n].scale.power_of_two])
+def test_dequantize_values_e8m0(fmt):
+    """dequantize of an E8M0 format: element value x 2^(e - 127), rounded
+    once (exact Fractions here), every scale byte; NaN for 0xFF."""
+    f = FORMATS[fmt]
+    codes = np.tile(np.resize(np.arange(1 << f.bits, dtype=np.uint8), 32), (256, 1))
+    scales = np.arange(256, dtype=np.uint8)[:, None]
+    got = dequantize(QuantizedTensor(codes, scales, np.float32(1), f, 32))
+    assert np.isnan(got[255]).all() and not np.isnan(got[:255]).any()
+    for e in range(0, 255, 7):
+        want = [float(round_f32(f.values(False)[c] * Fraction(2) ** (e - 127))) for c in codes[e]]
+        assert got[e].tolist() == want, e
+
+
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
 def test_saturation_at_qmax(fmt):
     """Values the reference would round above the maximum saturate at Qmax."""
@@ -171,9 +200,9 @@ def test_saturation_at_qmax(fmt):
     x[0, :16] = 1000.0
     x[0, 16] = 1.0
     x[0, 17] = 0.999
-    q = quantize(x, fmt)
-    vals = np.array([abs(float(v)) for v in f.fp_values])
-    sel = ~(q.scales[0] & 0x80).astype(bool)
+    q = quantize(x, fmt, block_size=16)
+    vals = np.array([abs(float(v)) for v in f.values(False)])
+    sel = ~(q.scales[0] & 0x80).astype(bool) | (not f.adaptive)
     fp_codes = q.codes[0].reshape(2, 16)[sel]
     assert vals[fp_codes].max() <= f.qmax
 
@@ -254,18 +283,19 @@ def _candidate_errors(q, x, rule):
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
 @given(data=_tensors(), draw=st.data())
 def test_property_codes_in_range(fmt, data, draw):
-    """Codes fit the element; INT codes within +-Imax; no INT flag on FP-only
-    formats; scale payload never 0x7F."""
+    """Codes fit the element; INT codes within +-Imax; no INT flag on
+    non-adaptive E4M3 formats; never a NaN scale code."""
     x, B = data
     rule = draw.draw(st.sampled_from(rules_for(fmt)))
     f = FORMATS[fmt]
     q = quantize(x, fmt, rule, B)
     assert (q.codes < (1 << f.bits)).all()
-    assert ((q.scales & 0x7F) != 0x7F).all()
-    if not f.adaptive:
+    assert not f.scale.is_nan(q.scales).any()
+    if f.scale.int_flag and not f.adaptive:
         assert not (q.scales & 0x80).any()
+    if f.int is None:
         return
-    is_int = np.repeat((q.scales & 0x80) != 0, B, axis=-1)
+    is_int = np.repeat(((q.scales & 0x80) != 0) | (not f.adaptive), B, axis=-1)
     ints = np.array(f.int_values)[q.codes[is_int]]
     assert (np.abs(ints) <= f.int.imax).all()
 
@@ -293,33 +323,42 @@ def test_property_choice_never_worse(fmt, data, rule):
 @example(data=(np.array([[498.0] + [0.009765625] * 15], np.float32), 8))
 def test_property_element_error_bound(fmt, data):
     """Every element within half the largest gap of its block's grid plus the
-    E4M3 scale's rounding overshoot of x, in units of the block's decoded
-    scale: the FP grid's gaps for FP blocks, the INT grid's step (the
-    expansion E: Imax*E = Qmax) for INT blocks. The overshoot is Qmax times
-    the scale's relative rounding error, half its step over its value: at
-    most 1/16 for normal scales, up to 1/2 for the smallest subnormal ones."""
+    scale's rounding overshoot of x, in units of the block's decoded scale:
+    the FP grid's gaps for FP blocks, the INT grid's step (the expansion E:
+    Imax*E = Qmax; 1 for NVINT) for INT blocks. An E4M3 scale's overshoot is
+    Qmax times its relative rounding error, half its step over its value: at
+    most 1/16 for normal scales, up to 1/2 for the smallest subnormal ones.
+    An E8M0 scale is rounded up, so it has none."""
     x, B = data
     f = FORMATS[fmt]
     q = quantize(x, fmt, block_size=B)
-    mags = np.array(sorted({abs(float(v)) for v in f.fp_values}))
-    payload = q.scales.reshape(-1) & 0x7F
-    s = payload.view(ml_dtypes.float8_e4m3fn).astype(np.float64)
-    grid = np.arange(128, dtype=np.uint8).view(ml_dtypes.float8_e4m3fn).astype(np.float64)
-    step = np.diff(grid[:0x7F])           # step above payloads 0..0x7D
-    step = np.append(step, step[-1])      # 0x7E (448): the step below it
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(s > 0, step[np.minimum(payload, 0x7E)] / 2 / s, 0)
-    is_int = (q.scales.reshape(-1) & 0x80) != 0
-    half_gap = np.where(is_int, f.int.ref_expansion / 2 if f.adaptive else np.nan,
-                        np.max(np.diff(mags)) / 2)
-    bound = (half_gap + f.qmax * rel)[:, None]
-    unit = s * float(q.amax) / (f.qmax * 448)
+    sb = q.scales.reshape(-1)
+    half_gap = {False: np.max(np.diff(sorted({abs(float(v)) for v in f.values(False)}))) / 2,
+                True: float(f.int.ref_expansion) / 2 if f.int else np.nan}
+    is_int = ((sb & 0x80) != 0) if f.adaptive else np.full(sb.shape, f.elements == "int")
+    half = np.where(is_int, half_gap[True], half_gap[f.elements == "int"])
+    if f.scale.power_of_two:
+        unit = f.scale.decode(sb).astype(np.float64)
+        s, bound, floor = unit, half[:, None], f.qmax * 2.0 ** -149
+    else:
+        payload = sb & 0x7F
+        s = payload.view(ml_dtypes.float8_e4m3fn).astype(np.float64)
+        grid = np.arange(128, dtype=np.uint8).view(ml_dtypes.float8_e4m3fn).astype(np.float64)
+        step = np.diff(grid[:0x7F])           # step above payloads 0..0x7D
+        step = np.append(step, step[-1])      # 0x7E (448): the step below it
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(s > 0, step[np.minimum(payload, 0x7E)] / 2 / s, 0)
+        bound = (half + f.qmax * rel)[:, None]
+        unit = s * float(q.amax) / (f.qmax * 448)
+        # The smallest E4M3 step times the global scale.
+        floor = 2.0 ** -10 * float(q.amax) / (f.qmax * 448) * f.qmax
+    assert np.isfinite(bound).all()
     err = np.abs(dequantize(q).reshape(-1, B).astype(np.float64) - x.reshape(-1, B))
-    # A zero scale (block far below amax) dequantizes to 0: error is |x|, below
-    # the smallest E4M3 step times the global scale.
-    zero = s == 0
+    # A zero scale (E4M3: a block far below amax; E8M0: block amax / Qmax
+    # underflows) dequantizes to 0: the error is |x|, below `floor`.
+    zero = (s == 0) | (f.scale.power_of_two & (sb == 0))
     assert (err[~zero] <= (bound[~zero] * unit[~zero, None]) * (1 + 1e-5) + 1e-37).all()
-    assert (err[zero] <= 2.0 ** -10 * float(q.amax) / (f.qmax * 448) * f.qmax + 1e-37).all()
+    assert (err[zero] <= floor + 1e-37).all()
 
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
@@ -357,13 +396,30 @@ def test_float64_overflowing_float32():
         quantize(x, "if4")
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", [n for n in FORMAT_NAMES if FORMATS[n].scale.int_flag])
 def test_amax_too_small(fmt):
     """An amax so small that Qmax*448/amax overflows float32 is refused."""
     x = np.zeros((1, 16), np.float32)
     x[0, 2] = 1e-38
     with pytest.raises(ValueError, match=r"input amax 1e-38 is too small: the global scale"):
         quantize(x, fmt)
+
+
+@pytest.mark.parametrize("fmt", [n for n in FORMAT_NAMES if FORMATS[n].scale.power_of_two])
+def test_e8m0_tiny_and_huge_blocks(fmt):
+    """E8M0 formats have no global scale: blocks from 1e-38 to 1e38 each get
+    their own power of two, the smallest at or above block amax / Qmax; as
+    in the reference, an amax / Qmax below 2^-126 (a binary32 subnormal,
+    exponent field 0) gets 2^-126."""
+    x = np.zeros((4, 32), np.float32)
+    x[0, 2], x[1, :], x[2, 5], x[3, 7] = 1e-38, 1e38, -2.5, 1e-36
+    q = quantize(x, fmt)
+    e = q.scales[:, 0].astype(int) - 127
+    qmax = FORMATS[fmt].qmax
+    assert q.amax == 1 and q.codes[0, 2] != 0 and e[0] == -126
+    for r, amax in ((1, 1e38), (2, 2.5), (3, 1e-36)):
+        assert 2.0 ** e[r] >= np.float32(amax) / qmax > 2.0 ** (e[r] - 1)
+    assert np.allclose(dequantize(q)[1], 1e38, rtol=0.25)
 
 
 def test_last_dim_not_multiple():

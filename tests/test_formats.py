@@ -13,7 +13,7 @@ ML = {"e2m1": ml_dtypes.float4_e2m1fn, "e2m3": ml_dtypes.float6_e2m3fn,
       "e3m2": ml_dtypes.float6_e3m2fn}
 
 
-@pytest.mark.parametrize("name", [n for n, f in FORMATS.items() if f.fp.ml_dtype is not None])
+@pytest.mark.parametrize("name", [n for n, f in FORMATS.items() if f.fp and f.fp.ml_dtype])
 def test_fp_codes_match_ml_dtypes(name):
     """Every FP code decodes to ml_dtypes' value, -0 included (E2M0, which
     ml_dtypes lacks, is checked against the spec's table below)."""
@@ -27,7 +27,7 @@ def test_fp_codes_match_ml_dtypes(name):
     assert np.array_equal(f.value_table[0], ref.astype(np.float32))
 
 
-@pytest.mark.parametrize("name", ["if3", "nvfp3"])
+@pytest.mark.parametrize("name", ["if3", "nvfp3", "mxfp3"])
 def test_e2m0_table(name):
     """E2M0: bit 2 sign, code&3 -> 0, 1, 2, 4 (docs/contract.md §1)."""
     f = FORMATS[name]
@@ -54,19 +54,41 @@ def test_int_tables():
     assert i6[:32] == tuple(range(32)) and i6[32:] == tuple(-m for m in range(32))
 
 
+def test_nvint_formats():
+    """NVINT: INT elements only, no expansion, E4M3 scales, Qmax = Imax; the
+    decode ignores the INT flag (both rows of the table are the INT row)."""
+    for name, imax, like in (("nvint4", 7, "if4"), ("nvint3", 3, "if3"), ("nvint6", 31, "if6_e2m3")):
+        f = FORMATS[name]
+        assert (f.elements, f.scale.name, f.fp, f.qmax, f.frac_bits) == ("int", "e4m3", None, imax, 0)
+        assert f.int_values == FORMATS[like].int_values and f.int.expansion == 1
+        assert f.values(False) == f.values(True) == f.int_values
+        assert {f.expansion_f32(n) for n in range(3)} == {0x3F800000}
+
+
+def test_mx_formats():
+    """MX (OCP MX v1.0): FP elements, E8M0 scales, block size 32 by default."""
+    for name, like in (("mxfp4", "nvfp4"), ("mxfp3", "nvfp3"), ("mxfp6_e2m3", "nvfp6_e2m3"),
+                       ("mxfp6_e3m2", "nvfp6_e3m2")):
+        f, g = FORMATS[name], FORMATS[like]
+        assert (f.elements, f.scale.name, f.block_size, f.fp) == ("fp", "e8m0", 32, g.fp)
+        assert (g.scale.name, g.block_size) == ("e4m3", 16)
+
+
 @pytest.mark.parametrize("name", FORMAT_NAMES)
 def test_fixed_table_is_exact(name):
     """The RTL's fixed-point decode holds every value exactly."""
     f = FORMATS[name]
     for row, is_int in enumerate((False, True)):
-        vals = f.values(is_int and f.adaptive)
+        vals = f.values(is_int)
         assert [Fraction(int(x), 1 << f.frac_bits) for x in f.fixed_table[row]] == \
             [Fraction(v) for v in vals]
 
 
 @pytest.mark.parametrize("name,qmax", [("nvfp4", 6), ("if4", 6), ("if3", 4), ("if6_e2m3", 7.5),
                                        ("if6_e3m2", 28), ("nvfp3", 4), ("nvfp6_e2m3", 7.5),
-                                       ("nvfp6_e3m2", 28)])
+                                       ("nvfp6_e3m2", 28), ("nvint4", 7), ("nvint3", 3),
+                                       ("nvint6", 31), ("mxfp4", 6), ("mxfp3", 4),
+                                       ("mxfp6_e2m3", 7.5), ("mxfp6_e3m2", 28)])
 def test_qmax(name, qmax):
     """Qmax of the reference quantizer, step 2."""
     assert FORMATS[name].qmax == qmax
@@ -123,6 +145,7 @@ def test_unknown_format():
         get_format("if5")
 
 
-def test_int_value_without_int_side():
-    with pytest.raises(ValueError, match="format 'nvfp4' has no INT elements"):
-        FORMATS["nvfp4"].values(True)
+def test_flag_ignored_without_two_decodes():
+    """Only an adaptive format decodes a flagged block differently."""
+    f = FORMATS["nvfp4"]
+    assert f.values(True) == f.values(False) == f.fp_values and f.int_values is None

@@ -76,12 +76,52 @@ def test_block_scale_all_scale_pairs(fmt):
     """scale: all 65,536 scale-byte pairs, S = fl32(fl32(sa*sb)*C), against exact."""
     sa, sw = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8))
     sa, sw = sa.ravel(), sw.ravel()
-    got = block_scale(fmt, sa, sw).view(np.uint32)
+    got = block_scale(fmt, sa, sw).astype(np.float32).view(np.uint32)
     zero = np.zeros(16, np.uint8)
     ref = np.array([exact_ref.beat_terms(fmt, zero, int(x), zero, int(y))[1].bits()
                     for x, y in zip(sa, sw)], dtype=np.uint32)
     assert np.array_equal(got, ref)
     assert (got[(sa & 0x7F) == 0] == 0).all() and (got[(sw & 0x7F) == 0] == 0).all()
+
+
+@pytest.mark.parametrize("fmt", [n for n, f in FORMATS.items() if f.scale.power_of_two])
+def test_block_scale_e8m0_is_exponent_sum(fmt):
+    """scale, E8M0: all 65,536 byte pairs give exactly 2^(ea + eb - 254),
+    beyond binary32's range too (2^-254 .. 2^254), NaN if either is 0xFF."""
+    sa, sw = np.meshgrid(np.arange(256), np.arange(256))
+    got = block_scale(fmt, sa.ravel().astype(np.uint8), sw.ravel().astype(np.uint8))
+    for x, y, S in zip(sa.ravel(), sw.ravel(), got):
+        if 0xFF in (x, y):
+            assert np.isnan(S)
+        else:
+            assert Fraction(float(S)) == Fraction(2) ** int(x + y - 254)
+
+
+def test_e8m0_extremes():
+    """m = fl32(D * 2^k) rounds once: a product below binary32's normal range
+    is a correctly rounded subnormal (not S flushed first), past 2^128 it is
+    +-inf, inf - inf in the accumulator is NaN (canonical 0x7FC00000)."""
+    B = 32
+    one = np.zeros((1, B), np.uint8)
+    one[0, 0] = 0x2                           # E2M1 1.0
+    three = one.copy()
+    three[0, 0] = 0x5                         # 3.0
+    # 1 * 3 * 2^(-150): 1.5 * 2^-149 rounds to even, 2^-148 (bits 0x2).
+    assert mac("mxfp4", "fused", one, [0], three, [127 - 23], [True], B).tolist() == [2]
+    # 1 * 3 * 2^-152 = 0.375 * 2^-149 rounds to +0.
+    assert mac("mxfp4", "fused", one, [0], three, [127 - 25], [True], B).tolist() == [0]
+    # 3 * 2^127 overflows to +inf; its negative to -inf; their sum is NaN.
+    neg = three.copy()
+    neg[0, 0] = 0xD                           # -3.0
+    a = np.concatenate([one, one])
+    w = np.concatenate([three, neg])
+    assert mac("mxfp4", "fused", a[:1], [0xFE], w[:1], [0x7F], [True], B).tolist() == [0x7F800000]
+    assert mac("mxfp4", "lane", a, [0xFE] * 2, w, [0x7F] * 2, [False, True], B).tolist() == \
+        [0x7FC00000]
+    # A NaN scale byte makes the segment's result NaN and sets status bit 1.
+    r, st = mac("mxfp4", "fused", a, [0x7F, 0xFF], w, [0x7F] * 2, [False, True], B,
+                return_status=True)
+    assert r.tolist() == [0x7FC00000] and st.tolist() == [2]
 
 
 def test_block_scale_saturates_7f():

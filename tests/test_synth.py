@@ -25,11 +25,12 @@ def _synth(out: Path, capsys, *extra):
 
 def test_smoke_generic_structure_and_reproducible(tmp_path, capsys):
     out1 = _synth(tmp_path / "one", capsys, "--no-liberty")
-    assert "[ 1/2]" in out1 and "[ 2/2]" in out1 and "nvfp4 fused b8" in out1
+    assert "[ 1/3]" in out1 and "[ 3/3]" in out1 and "nvfp4 fused b8" in out1
+    assert "mxfp4 fused b8" in out1
     doc = json.loads((tmp_path / "one" / "area.json").read_text())
     assert doc["liberty"] is None and doc["baseline"] == "nvfp4"
     recs = {(r["format"], r["arch"], r["block_size"]): r for r in doc["configurations"]}
-    assert set(recs) == {SMALL, ("nvfp4", "fused", 8)}
+    assert set(recs) == {SMALL, ("nvfp4", "fused", 8), ("mxfp4", "fused", 8)}
     for r in recs.values():
         t = r["total"]
         assert t["cells"] > 1000 and t["transistors"] > 4 * 1000 and t["logic_depth"] > 10
@@ -42,13 +43,17 @@ def test_smoke_generic_structure_and_reproducible(tmp_path, capsys):
         # The per-stage run cannot optimize across stages: never smaller.
         assert r["stage_sum"]["transistors"] >= t["transistors"]
     base, small = recs[("nvfp4", "fused", 8)], recs[SMALL]
-    assert base["ratio_to_nvfp4"]["transistors"] == 1.0
+    mx = recs[("mxfp4", "fused", 8)]
+    assert base["ratio_to_nvfp4"]["transistors"] == 1.0 == mx["ratio_to_mxfp4"]["transistors"]
+    assert small["ratio_to_mxfp4"]["cells"] == round(small["total"]["cells"]
+                                                     / mx["total"]["cells"], 4)
     assert small["ratio_to_nvfp4"]["cells"] == round(small["total"]["cells"]
                                                      / base["total"]["cells"], 4)
     # A 3-bit MAC is smaller than a 4-bit one.
     assert small["ratio_to_nvfp4"]["transistors"] < 1.0
     md = (tmp_path / "one" / "area.md").read_text()
-    assert "## IF overhead vs NVFP4, block size 8" in md and "| ifmac_nvfp3_fused_b8 |" in md
+    assert "## Cost relative to NVFP4 and MXFP4, block size 8" in md
+    assert "| ifmac_nvfp3_fused_b8 |" in md
     assert (tmp_path / "one" / "area.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A second run from scratch gives the same numbers, byte for byte.
     _synth(tmp_path / "two", capsys, "--no-liberty")
@@ -112,8 +117,16 @@ def test_baselines_and_fp_baseline():
     assert report.fp_baseline("if3") == "nvfp3" and report.fp_baseline("if4") == "nvfp4"
     assert report.fp_baseline("if6_e3m2") == "nvfp6_e3m2" and report.fp_baseline("nvfp4") is None
     assert report.with_baselines([("if4", "lane", 8), ("if3", "lane", 8)]) == [
-        ("if4", "lane", 8), ("if3", "lane", 8), ("nvfp4", "lane", 8)]
+        ("if4", "lane", 8), ("if3", "lane", 8), ("nvfp4", "lane", 8), ("mxfp4", "lane", 8)]
     assert len(report.DEFAULT_SYNTH_CONFIGS) == 2 * len(FORMAT_NAMES)
+    assert ("mxfp4", "lane", 32) in report.DEFAULT_SYNTH_CONFIGS
+    assert ("nvint4", "fused", 16) in report.DEFAULT_SYNTH_CONFIGS
+    # make signoff: every fused MAC; lanes of the 4-bit formats at B = 16.
+    assert report.gate_level("mxfp6_e3m2", "fused", 32, False)
+    assert report.gate_level("nvint4", "lane", 16, False)
+    assert not report.gate_level("mxfp4", "lane", 32, False)
+    assert not report.gate_level("if3", "lane", 16, False)
+    assert report.gate_level("if3", "lane", 16, True)
 
 
 def test_script_template_fills_every_placeholder():
@@ -137,3 +150,25 @@ def test_bad_liberty_path_is_a_usage_error(tmp_path, capsys):
     assert rc == 2 and "nope.lib" in err and "Traceback" not in err
     with pytest.raises(ValueError, match="does not exist"):
         find_liberty(str(tmp_path / "nope.lib"))
+
+
+def test_decision_join_costs_per_element_pair():
+    """decision: cost per element pair (area / B) against nvfp4 at B = 16 of
+    the same arch, energy where signoff measured it, "-" reasons otherwise."""
+    from ifmac.golden.accuracy import Accuracy
+    from ifmac.synth import decision
+
+    def rec(fmt, b, area, pj=None):
+        return {"format": fmt, "arch": "fused", "block_size": b, "total": {"area_um2": area},
+                "power": [{"energy_pj_per_mac": pj}] if pj else None}
+    costs = {("nvfp4", "fused", 16): rec("nvfp4", 16, 1600.0, 10.0),
+             ("mxfp4", "fused", 32): rec("mxfp4", 32, 2400.0)}
+    acc = [Accuracy(f, r, "fused", b, 256, 8, 20.0, {}, 0.1, 1.0)
+           for f, r, b in (("nvfp4", "static_6", 16), ("mxfp4", "static_6", 32),
+                           ("if4", "mse", 16))]
+    nv, mx, if4 = decision.join(acc, costs, "area_um2")
+    assert (nv["area_per_pair"], nv["area_per_pair_vs_nvfp4"], nv["energy_vs_nvfp4"]) == \
+        (100.0, 1.0, 1.0)
+    assert (mx["area_per_pair"], mx["area_per_pair_vs_nvfp4"]) == (75.0, 0.75)
+    assert mx["energy_pj_per_mac"] is None and mx["missing"] == decision.NO_ENERGY
+    assert if4["area_per_pair"] is None and if4["missing"] == decision.NO_SYNTH

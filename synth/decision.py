@@ -1,0 +1,193 @@
+"""`ifmac accuracy`: accuracy against cost, the chart a reader decides from.
+
+Joins the golden model's accuracy on realistic data (ifmac.golden.accuracy:
+quantization SQNR, the MAC's relative error at K = 4096) with the cost of
+each MAC from the synthesis report (area.json of `make synth`; energy per
+MAC where `make signoff` measured it) into decision.json, decision.md and
+decision.png.
+
+Formats are compared at their own block sizes (MX 32, the others 16), so
+cost is per element pair: area / B (a B-element MAC takes B pairs a cycle)
+and energy per MAC, relative to the nvfp4 MAC of the same arch. A cost the
+synthesis report does not hold is "-" with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from ifmac.golden.accuracy import DISTRIBUTIONS, measure_all
+from ifmac.golden.codec import rules_for
+from ifmac.golden.formats import FORMAT_NAMES, get_format
+from ifmac.golden.model import ARCHS
+
+__all__ = ["run", "join", "BASELINE", "COMPARED"]
+
+BASELINE = "nvfp4"
+#: The formats IF4 is set against in the summary.
+COMPARED = ("nvfp4", "nvint4", "mxfp4")
+
+NO_SYNTH = "no synthesis record (run `make synth`)"
+NO_ENERGY = "no energy figure (run `make signoff`)"
+
+
+def _load_costs(area_json: Path) -> tuple[dict, str | None]:
+    """{(format, arch, B): record} from area.json, and the cost metric
+    (area in um^2 with a Liberty library, else transistors)."""
+    if not area_json.is_file():
+        return {}, None
+    doc = json.loads(area_json.read_text())
+    metric = "area_um2" if doc.get("liberty") else "transistors"
+    return {(r["format"], r["arch"], r["block_size"]): r for r in doc["configurations"]}, metric
+
+
+def join(accuracy, costs: dict, metric: str | None) -> list[dict]:
+    """One row per format x rule x arch: the accuracy figures and, where the
+    synthesis report has them, cost per element pair and ratios to nvfp4."""
+    rows = []
+    for a in accuracy:
+        row = asdict(a)
+        rec = costs.get((a.format, a.arch, a.block_size))
+        base = costs.get((BASELINE, a.arch, get_format(BASELINE).block_size))
+        area = rec["total"][metric] / a.block_size if rec and metric else None
+        base_area = base["total"][metric] / base["block_size"] if base and metric else None
+        energy = rec["power"][0]["energy_pj_per_mac"] if rec and rec.get("power") else None
+        base_energy = (base["power"][0]["energy_pj_per_mac"] if base and base.get("power")
+                       else None)
+        row.update(
+            default_rule=a.rule == rules_for(a.format)[0],
+            cost_metric=metric,
+            area_per_pair=area,
+            area_per_pair_vs_nvfp4=area / base_area if area and base_area else None,
+            energy_pj_per_mac=energy,
+            energy_vs_nvfp4=energy / base_energy if energy and base_energy else None,
+            missing=NO_SYNTH if rec is None else (NO_ENERGY if energy is None else None))
+        rows.append(row)
+    return rows
+
+
+def _num(v, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def _markdown(rows: list[dict], metric: str | None) -> str:
+    unit = {"area_um2": "um^2", "transistors": "transistors"}.get(metric, "")
+    lines = ["# ifmac: accuracy against cost", "",
+             f"Realistic data: {rows[0]['rows']} dot products of length K = {rows[0]['K']} "
+             f"per format and arch ({', '.join(DISTRIBUTIONS)} activations and weights, "
+             "fixed seed), quantized by the golden codec and multiplied by the golden MAC. "
+             "SQNR is the quantization signal-to-noise ratio over every activation and "
+             "weight element; the MAC error is |MAC result x global factors - float64 dot "
+             "product of the unquantized inputs| / |float64 dot product|.",
+             "",
+             "Each format at its own block size (MX 32, the others 16); cost per element "
+             f"pair: area ({unit}) / B and energy per MAC, relative to the nvfp4 MAC of the "
+             "same arch (B = 16). \"-\": the synthesis report holds no such figure (the "
+             "reason is in the last column).", ""]
+    default = [r for r in rows if r["default_rule"]]
+    if "if4" in {r["format"] for r in default}:
+        lines += ["## IF4 against NVFP4, NVINT4 and MXFP4", ""]
+        for arch in ARCHS:
+            me = next((r for r in default if (r["format"], r["arch"]) == ("if4", arch)), None)
+            for other in COMPARED:
+                o = next((r for r in default if (r["format"], r["arch"]) == (other, arch)), None)
+                if not me or not o:
+                    continue
+                d = me["sqnr_db"] - o["sqnr_db"]
+                area = (me["area_per_pair"] / o["area_per_pair"]
+                        if me["area_per_pair"] and o["area_per_pair"] else None)
+                energy = (me["energy_pj_per_mac"] / o["energy_pj_per_mac"]
+                          if me["energy_pj_per_mac"] and o["energy_pj_per_mac"] else None)
+                lines.append(f"- {arch}: IF4 {me['sqnr_db']:.2f} dB vs {other.upper()} "
+                             f"{o['sqnr_db']:.2f} dB ({d:+.2f} dB); area per pair "
+                             f"x{_num(area, '.3f')}, energy per MAC x{_num(energy, '.3f')}")
+        lines.append("")
+    head = ["format", "arch", "B", "rule", "SQNR dB", "MAC rel. err. median",
+            "MAC rel. err. p99", f"area/pair {unit}", "area/pair / nvfp4", "pJ/MAC",
+            "pJ/MAC / nvfp4", "missing"]
+    lines += ["## Every format and arch (default rule)", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in default:
+        lines.append("| " + " | ".join([
+            r["format"], r["arch"], str(r["block_size"]), r["rule"], f"{r['sqnr_db']:.2f}",
+            f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}",
+            _num(r["area_per_pair"], ",.0f"), _num(r["area_per_pair_vs_nvfp4"], ".3f"),
+            _num(r["energy_pj_per_mac"], ".2f"), _num(r["energy_vs_nvfp4"], ".3f"),
+            r["missing"] or ""]) + " |")
+    lines.append("")
+    head = ["format", "rule", "SQNR dB", *[f"{d} dB" for d in DISTRIBUTIONS],
+            "fused MAC rel. err. median", "p99"]
+    lines += ["## Every rule", "", "SQNR per distribution; the MAC error of the fused arch.",
+              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if r["arch"] != "fused":
+            continue
+        lines.append("| " + " | ".join([
+            r["format"], r["rule"], f"{r['sqnr_db']:.2f}",
+            *[f"{r['sqnr_db_by_dist'][d]:.2f}" for d in DISTRIBUTIONS],
+            f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}"]) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _chart(rows: list[dict], path: Path) -> bool:
+    """Cost against SQNR, one point per format x arch (default rule): area
+    per pair and, where measured, energy per MAC, both relative to nvfp4."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    default = [r for r in rows if r["default_rule"]]
+    panels = [(k, label) for k, label in (("area_per_pair_vs_nvfp4", "area per element pair"),
+                                          ("energy_vs_nvfp4", "energy per MAC"))
+              if any(r[k] for r in default)]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.5), squeeze=False)
+    markers = {"lane": "o", "fused": "s"}
+    for ax, (key, label) in zip(axes[0], panels):
+        for arch in ARCHS:
+            pts = [r for r in default if r["arch"] == arch and r[key]]
+            ax.scatter([r[key] for r in pts], [r["sqnr_db"] for r in pts],
+                       marker=markers[arch], label=arch)
+            for r in pts:
+                ax.annotate(r["format"], (r[key], r["sqnr_db"]), fontsize=7,
+                            xytext=(4, 2), textcoords="offset points")
+        ax.axvline(1.0, color="black", linewidth=0.6)
+        ax.set_xlabel(f"{label} / nvfp4 (same arch)")
+        ax.set_ylabel("quantization SQNR, dB (realistic data)")
+        ax.set_title(f"Accuracy against {label}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return True
+
+
+def run(out_dir: Path, area_json: Path, formats=FORMAT_NAMES, rows: int = 64,
+        K: int = 4096) -> list[Path]:
+    """Measure (`rows` dot products per distribution), join with the
+    synthesis report, write the three files."""
+    costs, metric = _load_costs(area_json)
+    if not costs:
+        print(f"ifmac accuracy: {area_json} not found: accuracy only, cost columns '-' "
+              "(run `make synth` first)", flush=True)
+
+    def progress(a):
+        print(f"  {a.format:<11} {a.rule:<9} SQNR {a.sqnr_db:6.2f} dB, MAC rel. err. median "
+              f"{a.rel_err_median:.4f}, p99 {a.rel_err_p99:.3f}", flush=True)
+    accuracy = measure_all(formats, rows=rows, K=K, progress=progress)
+    rows_out = join(accuracy, costs, metric)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "decision.json", out_dir / "decision.md"]
+    paths[0].write_text(json.dumps({"cost_metric": metric, "source": str(area_json),
+                                    "rows": rows_out}, indent=1) + "\n")
+    paths[1].write_text(_markdown(rows_out, metric))
+    if _chart(rows_out, out_dir / "decision.png"):
+        paths.append(out_dir / "decision.png")
+    return paths
