@@ -27,7 +27,7 @@ from fractions import Fraction
 from amaranth import Array, Const, Module, Mux, Signal, signed
 from amaranth.hdl import Assert
 
-from ifmac.golden.formats import SCALE_INT_FLAG, SCALE_NAN_PAYLOAD
+from ifmac.golden.formats import E8M0_NAN, SCALE_INT_FLAG, SCALE_NAN_PAYLOAD
 from ifmac.golden.model import STATUS_BITS, STATUS_WIDTH
 from ifmac.hdl.fp import Float32Adder
 from ifmac.hdl.mac import MAC, used
@@ -101,10 +101,14 @@ def _beat_flags(dut: MAC) -> tuple[Signal, list]:
     f = dut.fmt
     flags = Signal(STATUS_WIDTH, name="ref_beat_flags")
     scales = (dut.a_scale, dut.w_scale)
-    nan = [s[:7] == SCALE_NAN_PAYLOAD for s in scales]
+    if f.scale.int_flag:
+        nan = [s[:7] == SCALE_NAN_PAYLOAD for s in scales]
+    else:
+        nan = [s == E8M0_NAN for s in scales]
     int_flag = [(s & SCALE_INT_FLAG) != 0 for s in scales]
+    flag_invalid = f.scale.int_flag and not f.adaptive
     bits = {"scale_nan_payload": nan[0] | nan[1],
-            "int_flag_on_fp_format": (int_flag[0] | int_flag[1]) if not f.adaptive else 0}
+            "int_flag_on_fp_format": (int_flag[0] | int_flag[1]) if flag_invalid else 0}
     return flags, [flags[STATUS_BITS[k]].eq(v) for k, v in bits.items()]
 
 

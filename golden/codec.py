@@ -369,11 +369,12 @@ def _quantize_rows(fmt: Format, rule: str, q: float, smax: float, xb: np.ndarray
     scales_out[...] = np.where(use_other, other_scales, scale_bytes)
 
 
-def quantize(x, fmt, rule: str | None = None,
-             block_size: int | None = None) -> QuantizedTensor:
+def quantize(x, fmt, rule: str | None = None, block_size: int | None = None,
+             workers: int | None = None) -> QuantizedTensor:
     """Quantize a float tensor along its last axis in blocks of `block_size`
     (None: the format's own, 32 for MX and 16 for the others), under `rule`
-    (rules_for(fmt); None: the format's default)."""
+    (rules_for(fmt); None: the format's default), on `workers` threads
+    (None: one per core)."""
     f = get_format(fmt)
     B = f.block_size if block_size is None else check_block_size(block_size)
     rule = _check_rule(rule, f)
@@ -399,7 +400,7 @@ def quantize(x, fmt, rule: str | None = None,
         starts = range(0, xb.shape[0], _CHUNK_ROWS)
         work = [(f, rule, q, smax, xb[i:i + _CHUNK_ROWS], amax, cb[i:i + _CHUNK_ROWS],
                  sb[i:i + _CHUNK_ROWS]) for i in starts]
-        workers = min(len(work), os.cpu_count() or 1)
+        workers = min(len(work), workers or os.cpu_count() or 1)
         if workers > 1:
             # NumPy releases the GIL inside its loops; blocks are independent.
             with ThreadPoolExecutor(workers) as pool:

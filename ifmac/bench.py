@@ -29,10 +29,14 @@ def bench_quantize(rows: int = 2048, cols: int = 4096) -> dict:
     print(f"quantize: {rows}x{cols} float32 tensor ({x.size / 1e6:.1f} M elements), "
           f"{os.cpu_count()} cores, best of 3")
     for fmt, rule in (("if4", "mse"), ("nvfp4", "static_6"), ("nvfp4", "mse"), ("if6_e2m3", "mse"),
-                      ("if4", "mae"), ("if3", "mse")):
+                      ("if4", "mae"), ("if3", "mse"), ("nvint4", "static_6"),
+                      ("mxfp4", "static_6")):
         t = _best_of(lambda: quantize(x, fmt, rule))
         out[f"{fmt}-{rule}"] = x.size / t / 1e6
         print(f"  {fmt + '-' + rule:16s} {out[f'{fmt}-{rule}']:8.1f} M elements/s  ({t * 1e3:.0f} ms)")
+    one = x.size / _best_of(lambda: quantize(x, "if4", "mse", workers=1)) / 1e6
+    print(f"  if4-mse on one thread {one:.1f} M elements/s: {out['if4-mse'] / one:.2f}x on "
+          f"{os.cpu_count()} threads")
     print(f"  if4-mse takes {out['nvfp4-static_6'] / out['if4-mse']:.2f}x the time of nvfp4 "
           f"static_6, nvfp4 four-over-six mse {out['nvfp4-static_6'] / out['nvfp4-mse']:.2f}x "
           "(two candidates and their block errors)")

@@ -100,3 +100,22 @@ def test_formal_bad_kind_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["formal", "-k", "timing"])
     assert e.value.code == 2 and "invalid choice: 'timing'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt,twin", sorted(proofs.DATAPATH_TWINS.items()))
+def test_datapath_twins_are_the_same_rtl(fmt, twin):
+    """`make formal` proves an MX format's datapath through its NVFP twin:
+    their decode, product and reduce modules are the same Verilog, but for
+    the module names."""
+    import re
+    from ifmac.hdl.verilog import convert
+
+    def stages(name):
+        dut = MAC(name, "fused", 8)
+        text = convert(dut, dut.name)
+        mods = re.findall(r"^module (\S+)(.*?)^endmodule", text, re.M | re.S)
+        out = {m.split(".", 1)[1]: body.replace(dut.name, "TOP") for m, body in mods
+               if m.split(".", 1)[-1].split(" ")[0] in ("decode", "product", "reduce")}
+        return out
+    mine, theirs = stages(fmt), stages(twin)
+    assert set(mine) == {"decode", "product", "reduce"} and mine == theirs

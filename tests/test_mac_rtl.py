@@ -29,6 +29,8 @@ FAST_CONFIGS = [
     ("if4", "lane", 8), ("if4", "fused", 16), ("nvfp4", "lane", 8), ("nvfp4", "fused", 16),
     ("if3", "fused", 8), ("if6_e2m3", "lane", 8), ("if6_e3m2", "fused", 16),
     ("nvfp3", "lane", 8), ("nvfp6_e2m3", "fused", 8), ("nvfp6_e3m2", "lane", 8),
+    ("nvint4", "lane", 8), ("nvint6", "fused", 16), ("mxfp4", "lane", 8),
+    ("mxfp6_e3m2", "fused", 32), ("mxfp3", "fused", 8),
 ]
 
 
@@ -100,6 +102,30 @@ def test_scale_pairs_if4(arch, B):
     """All 65,536 scale-byte pairs through the scale path, bit-exact."""
     r = check(MAC("if4", arch, B), suites.scale_pairs("if4", B), name="scale-pairs")
     assert r.segments == 65536 and r.mismatches == 0, r.first_error
+
+
+@pytest.mark.parametrize("arch", ["lane", "fused"])
+def test_e8m0_extremes(arch):
+    """E8M0 scale pairs beyond binary32's range: subnormal products rounded
+    once, underflow to zero, overflow to +-inf, inf - inf = NaN and a NaN
+    scale byte, bit-exact with the golden model (values and status)."""
+    from ifmac.golden.vectors import Beats
+    B = 8
+    rng = np.random.default_rng(8)
+    pairs = [(0, 0), (0, 127 - 23), (0, 127 - 25), (0xFE, 0x7F), (0xFE, 0xFE), (1, 1),
+             (0x7F, 0xFF), (0xFF, 0xFF), (60, 70), (104, 24)]
+    n = 40 * len(pairs)
+    sa = np.array([p[0] for p in pairs] * 40, np.uint8)
+    sw = np.array([p[1] for p in pairs] * 40, np.uint8)
+    a = rng.integers(0, 16, (n, B)).astype(np.uint8)
+    w = rng.integers(0, 16, (n, B)).astype(np.uint8)
+    last = rng.random(n) < 0.5
+    last[-1] = True
+    r = check(MAC("mxfp4", arch, B), Beats(a, sa, w, sw, last), name="e8m0-extremes")
+    assert r.mismatches == 0, r.first_error
+    bits = r.result.astype(np.uint32)
+    assert (bits == 0x7FC00000).any() and ((bits & 0x7FFFFFFF) == 0x7F800000).any()
+    assert ((bits & 0x7F800000) == 0).any() and ((r.status & 2) != 0).any()
 
 
 def test_pipelined_latency_and_gaps():
