@@ -356,8 +356,9 @@ def _quantize_rows(fmt: Format, rule: str, q: float, smax: float, xb: np.ndarray
         q_int = _int_candidate(fmt, y)
         other_deq = (((q_int * s) * amax) * np.float32(fmt.int.ref_expansion)) / full
         other_codes, other_scales = _int_codes(fmt, q_int), scale_bytes | SCALE_INT_FLAG
-    elif rule in FOUR_OVER_SIX_RULES:
-        # The 4-candidate: the block scale times 1.5, the same E2M1 grid.
+    else:
+        # Four-over-six: the 4-candidate, the block scale times 1.5, the
+        # same E2M1 grid.
         other_scales = _encode_scales(block_amax, q32, enc, FOUR_OVER_SIX_EXPANSION)
         s4, y4 = _scaled(xb, other_scales, amax, full)
         other_codes = _fp_codes(fmt, y4)

@@ -174,7 +174,11 @@ def _figures(work: Path, prefix: str, modules: dict[str, str],
         fig = Figures(cells=int(c["num_cells"]), transistors=int(transistors),
                       logic_depth=_abc_figure(work / f"{tag}.generic.log", _LEVELS, int))
         if lib is not None:
-            fig.area_um2 = float(lib[name]["area"])
+            # Yosys leaves out the area of a module without cells (nvint4's
+            # decode: a two's complement code is already its value).
+            if "area" not in lib[name] and int(lib[name]["num_cells"]):
+                raise RuntimeError(f"{work / prefix}.liberty.json: {name} has no area")
+            fig.area_um2 = float(lib[name].get("area", 0.0))
             fig.delay_ps = _abc_figure(work / f"{tag}.liberty.log", _DELAY, float)
         figures[tag] = fig
     return figures
