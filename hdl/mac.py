@@ -37,7 +37,6 @@ from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-
 from ifmac.golden.formats import (E4M3, E8M0_BIAS, E8M0_NAN, FORMAT_NAMES, SCALE_NAN_PAYLOAD,
                                   Format, check_block_size, get_format)
 from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch

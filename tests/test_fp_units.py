@@ -178,6 +178,27 @@ def test_fixed_to_float_amaranth(width, frac):
     assert np.array_equal(got, fpvectors.fixed_expected(v, frac))
 
 
+def test_fixed_to_float_with_exponent_offset():
+    """The E8M0 multiply: fl32(value * 2^(exp_offset - frac)) rounded once,
+    subnormal results (ties to even), underflow to +-0, overflow to +-inf,
+    and the canonical NaN when `nan` is high."""
+    rng = np.random.default_rng(10)
+    n = 800
+    v = fpvectors.fixed_values(20, n, seed=3)
+    k = rng.integers(-512, 512, n)
+    k[:200] = rng.integers(-170, -120, 200)          # around the subnormal range
+    k[200:300] = rng.integers(100, 140, 100)         # around overflow
+    nan = (rng.random(n) < 0.05).astype(int)
+    dut = fp.FixedToFloat32(20, 8, offset_bits=10)
+    got = _comb_eval(dut, {"value": v & ((1 << 20) - 1), "exp_offset": k & 0x3FF, "nan": nan}, n)
+    with np.errstate(over="ignore"):
+        want = np.ldexp(v.astype(np.float64), k - 8).astype(np.float32).view(np.uint32)
+    want = np.where(nan == 1, np.uint32(fp.CANONICAL_NAN), want)
+    assert np.array_equal(got, want)
+    subnormal = ((want & 0x7F800000) == 0) & ((want & 0x7FFFFF) != 0)
+    assert subnormal.sum() > 20 and ((want & 0x7FFFFFFF) == 0x7F800000).sum() > 20
+
+
 def test_pipeline_latency_property():
     """latency is the pipeline parameter; bad parameters are exact ValueErrors."""
     with warnings.catch_warnings():
