@@ -151,6 +151,17 @@ def build(top: str, verilog: str, code_width: int, status_width: int,
     return NativeBuild(top, exe, code_bytes, False, seconds, trace)
 
 
+def split_chunks(parts: list, recs: np.ndarray) -> tuple[list, list]:
+    """Cut output records at the chunk-end markers: (the chunks completed,
+    each with the parts of it read before), and the parts of the chunk still
+    open. One read can hold the ends of several chunks."""
+    done, start = [], 0
+    for end in np.flatnonzero(recs["cycle"] == CHUNK_END):
+        done.append(np.concatenate(parts + [recs[start:end]]))
+        parts, start = [], int(end) + 1
+    return done, parts + [recs[start:]]
+
+
 class Session:
     """One running harness process. `submit` queues a stimulus chunk (it
     returns at once); `result` returns the observed results of the oldest
@@ -200,11 +211,9 @@ class Session:
                 continue
             recs = np.frombuffer(bytes(pending[:whole]), OUTPUT_DTYPE)
             del pending[:whole]
-            for end in np.flatnonzero(recs["cycle"] == CHUNK_END):
-                parts.append(recs[:end])
-                self._outbox.put(np.concatenate(parts))
-                parts, recs = [], recs[end + 1:]
-            parts.append(recs)
+            done, parts = split_chunks(parts, recs)
+            for chunk in done:
+                self._outbox.put(chunk)
         self._outbox.put(None)
 
     def submit(self, stim: Stimulus) -> None:

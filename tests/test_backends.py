@@ -222,3 +222,22 @@ def test_testbench_first_beats_all_zero_icarus(tmp_path):
     testbench.export(dut, stim, exp, tmp_path)
     r = testbench.run(tmp_path, "icarus")
     assert r.passed and r.summary == f"PASS {len(exp)} segments", r.output[-2000:]
+
+
+def test_native_output_split_at_every_chunk_end():
+    """One read of the harness's output can hold the ends of several chunks
+    (small chunks on a loaded machine): each chunk gets exactly its own
+    records, the parts read before included."""
+    from ifmac.sim.native import CHUNK_END, OUTPUT_DTYPE, split_chunks
+
+    def recs(cycles):
+        out = np.zeros(len(cycles), OUTPUT_DTYPE)
+        out["cycle"] = cycles
+        out["result"] = np.arange(len(cycles))
+        return out
+    before = [recs([1, 2])]
+    done, rest = split_chunks(before, recs([3, CHUNK_END, 7, CHUNK_END, CHUNK_END, 11, 12]))
+    assert [list(c["cycle"]) for c in done] == [[1, 2, 3], [7], []]
+    assert [list(r["cycle"]) for r in rest] == [[11, 12]]
+    done, rest = split_chunks(rest, recs([13, CHUNK_END]))
+    assert [list(c["cycle"]) for c in done] == [[11, 12, 13]] and len(rest[0]) == 0
