@@ -106,9 +106,8 @@ def _beat_flags(dut: MAC) -> tuple[Signal, list]:
     else:
         nan = [s == E8M0_NAN for s in scales]
     int_flag = [(s & SCALE_INT_FLAG) != 0 for s in scales]
-    flag_invalid = f.scale.int_flag and not f.adaptive
     bits = {"scale_nan_payload": nan[0] | nan[1],
-            "int_flag_on_fp_format": (int_flag[0] | int_flag[1]) if flag_invalid else 0}
+            "int_flag_on_fp_format": (int_flag[0] | int_flag[1]) if f.flag_reserved else 0}
     return flags, [flags[STATUS_BITS[k]].eq(v) for k, v in bits.items()]
 
 

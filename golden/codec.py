@@ -28,8 +28,7 @@ import ml_dtypes
 import numpy as np
 
 from .errors import InputError
-from .formats import (E2M1, E8M0_BIAS, SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size,
-                      get_format)
+from .formats import E2M1, SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format
 
 __all__ = ["RULES", "rules_for", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
            "check_codes", "check_scales", "pairwise_sum", "block_sum", "tensor_scale"]
@@ -172,7 +171,7 @@ def check_scales(scales, fmt: Format, name: str = "scales") -> np.ndarray:
         where = _first(wide)
         raise InputError(f"{name}{list(where)} = {int(scales[where])} is not a byte")
     scales = scales.astype(np.uint8)
-    if fmt.scale.int_flag and not fmt.adaptive:
+    if fmt.flag_reserved:
         flagged = (scales & SCALE_INT_FLAG) != 0
         if flagged.any():
             where = _first(flagged)
@@ -382,18 +381,20 @@ def quantize(x, fmt, rule: str | None = None, block_size: int | None = None,
     x32 = _check_tensor(x, B)
     codes = np.zeros(x32.shape, dtype=np.uint8)
     scales = np.zeros(x32.shape[:-1] + (x32.shape[-1] // B,), dtype=np.uint8)
-    amax = np.float32(np.abs(x32).max()) if x32.size else np.float32(0)
     q, smax = _global_scale(f, rule)
-    with np.errstate(over="ignore"):
-        enc = np.float32(q * smax) / amax if amax else np.float32(0)
     if f.scale.power_of_two:
-        enc = np.float32(1)     # no global scale; amax only says "not all zero"
-    elif not np.isfinite(enc):
-        # The reference would go on with an infinite global scale and emit NaN
-        # scales; refuse instead of producing silently wrong codes.
-        raise InputError(f"input amax {float(amax):.6g} is too small: the global scale "
-                         f"Q*Smax/amax = {q * smax:g}/amax overflows float32; "
-                         "expected amax >= {:.3g}".format(q * smax / 3.4028235e38))
+        # No global scale; 1 is what the reference returns as amax.
+        amax = np.float32(1)
+    else:
+        amax = np.float32(np.abs(x32).max()) if x32.size else np.float32(0)
+        with np.errstate(over="ignore"):
+            enc = np.float32(q * smax) / amax if amax else np.float32(0)
+        if not np.isfinite(enc):
+            # The reference would go on with an infinite global scale and emit
+            # NaN scales; refuse instead of producing silently wrong codes.
+            raise InputError(f"input amax {float(amax):.6g} is too small: the global scale "
+                             f"Q*Smax/amax = {q * smax:g}/amax overflows float32; "
+                             "expected amax >= {:.3g}".format(q * smax / 3.4028235e38))
     if amax != 0:
         xb = x32.reshape(-1, B)
         cb = codes.reshape(-1, B)
@@ -409,8 +410,6 @@ def quantize(x, fmt, rule: str | None = None, block_size: int | None = None,
         else:
             for a in work:
                 _quantize_rows(*a)
-    if f.scale.power_of_two:
-        amax = np.float32(1)
     return QuantizedTensor(codes, scales, amax, f, B, rule)
 
 
@@ -429,10 +428,10 @@ def dequantize(q: QuantizedTensor) -> np.ndarray:
     cb = codes.reshape(-1, B)
     sb = scales.reshape(-1)
     if f.scale.power_of_two:
+        # The float64 product of two float32 values is exact; one rounding.
         v = f.value_table[0][cb].astype(np.float64)
         with np.errstate(over="ignore"):        # 6 * 2^127 is +inf in float32
-            out = np.ldexp(v, sb.astype(np.int32)[:, None] - E8M0_BIAS).astype(np.float32)
-        out[f.scale.is_nan(sb)] = np.nan
+            out = (v * f.scale.decode(sb).astype(np.float64)[:, None]).astype(np.float32)
         return out.reshape(codes.shape)
     is_int = (sb & SCALE_INT_FLAG) != 0 if f.adaptive else np.zeros(sb.shape, bool)
     v = f.value_table[is_int.astype(np.intp)[:, None], cb]

@@ -202,6 +202,12 @@ class Format:
         return self.elements == "adaptive"
 
     @property
+    def flag_reserved(self) -> bool:
+        """True where bit 7 of the scale byte is the INT flag but must be 0
+        (a non-adaptive E4M3 format): the MAC ignores it and reports it."""
+        return self.scale.int_flag and not self.adaptive
+
+    @property
     def frac_bits(self) -> int:
         """Fraction bits of the shared fixed-point element value. INT values are
         integers, so the FP side alone sets it."""

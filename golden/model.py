@@ -21,7 +21,7 @@ import numpy as np
 
 from .codec import check_codes, pairwise_sum
 from .errors import InputError
-from .formats import E8M0_BIAS, SCALE_INT_FLAG, Format, check_block_size, get_format
+from .formats import SCALE_INT_FLAG, Format, check_block_size, get_format
 
 __all__ = ["ARCHS", "STATUS_BITS", "decode_elements", "element_products", "decode_scales",
            "block_scale", "lane_products", "fused_products", "accumulate", "reduce_lanes",
@@ -96,10 +96,9 @@ def block_scale(fmt, a_scale, w_scale) -> np.ndarray:
     a_scale = np.asarray(a_scale, dtype=np.uint8)
     w_scale = np.asarray(w_scale, dtype=np.uint8)
     if fmt.scale.power_of_two:
-        k = a_scale.astype(np.int32) + w_scale - 2 * E8M0_BIAS
-        S = np.ldexp(1.0, k)
-        S[fmt.scale.is_nan(a_scale) | fmt.scale.is_nan(w_scale)] = np.nan
-        return S
+        # Two powers of two: their float64 product is exact (NaN stays NaN).
+        return (decode_scales(fmt, a_scale).astype(np.float64)
+                * decode_scales(fmt, w_scale).astype(np.float64))
     n_int = int_flags(fmt, a_scale).astype(np.intp) + int_flags(fmt, w_scale)
     S = (decode_scales(fmt, a_scale) * decode_scales(fmt, w_scale)) * expansion_table(fmt)[n_int]
     return S.astype(np.float64)
@@ -165,7 +164,7 @@ def segment_status(fmt: Format, a_scale, w_scale, last) -> np.ndarray:
     """Sticky status bits (STATUS_BITS) OR-ed over each completed segment."""
     beat = np.zeros(len(last), dtype=np.uint8)
     for s in (np.asarray(a_scale, np.uint8), np.asarray(w_scale, np.uint8)):
-        if fmt.scale.int_flag and not fmt.adaptive:
+        if fmt.flag_reserved:
             beat |= ((s & SCALE_INT_FLAG) != 0).view(np.uint8) << STATUS_BITS["int_flag_on_fp_format"]
         beat |= fmt.scale.is_nan(s).view(np.uint8) << STATUS_BITS["scale_nan_payload"]
     starts, lengths = _segments(np.asarray(last, dtype=bool))

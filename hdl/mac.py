@@ -322,7 +322,7 @@ Ports (clk, rst: synchronous, active-high reset):
 
         beat_status = Signal(STATUS_WIDTH)
         flag_bits = []
-        if f.scale.int_flag and not f.adaptive:
+        if f.flag_reserved:
             flag_bits.append((STATUS_BITS["int_flag_on_fp_format"],
                               self.a_scale[7] | self.w_scale[7]))
         flag_bits.append((STATUS_BITS["scale_nan_payload"], nan if pow2 else

@@ -44,7 +44,7 @@ def scale_pairs(fmt, block_size: int) -> Beats:
     f = get_format(fmt)
     sa, sw = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
     sa, sw = sa.ravel(), sw.ravel()
-    if f.scale.int_flag and not f.adaptive:     # the INT flag is only legal on IF formats
+    if f.flag_reserved:         # the INT flag is only legal on IF formats
         sa, sw = sa & 0x7F, sw & 0x7F
         keep = np.unique(sa * 256 + sw, return_index=True)[1]
         sa, sw = sa[keep], sw[keep]

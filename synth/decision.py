@@ -20,12 +20,12 @@ from pathlib import Path
 
 from ifmac.golden.accuracy import DISTRIBUTIONS, measure_all
 from ifmac.golden.codec import rules_for
-from ifmac.golden.formats import FORMAT_NAMES, get_format
+from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.golden.model import ARCHS
 
-__all__ = ["run", "join", "BASELINE", "COMPARED"]
+from .report import pair_cost
 
-BASELINE = "nvfp4"
+__all__ = ["run", "join", "COMPARED"]
 #: The formats IF4 is set against in the summary.
 COMPARED = ("nvfp4", "nvint4", "mxfp4")
 
@@ -49,21 +49,11 @@ def join(accuracy, costs: dict, metric: str | None) -> list[dict]:
     rows = []
     for a in accuracy:
         row = asdict(a)
-        rec = costs.get((a.format, a.arch, a.block_size))
-        base = costs.get((BASELINE, a.arch, get_format(BASELINE).block_size))
-        area = rec["total"][metric] / a.block_size if rec and metric else None
-        base_area = base["total"][metric] / base["block_size"] if base and metric else None
-        energy = rec["power"][0]["energy_pj_per_mac"] if rec and rec.get("power") else None
-        base_energy = (base["power"][0]["energy_pj_per_mac"] if base and base.get("power")
-                       else None)
-        row.update(
-            default_rule=a.rule == rules_for(a.format)[0],
-            cost_metric=metric,
-            area_per_pair=area,
-            area_per_pair_vs_nvfp4=area / base_area if area and base_area else None,
-            energy_pj_per_mac=energy,
-            energy_vs_nvfp4=energy / base_energy if energy and base_energy else None,
-            missing=NO_SYNTH if rec is None else (NO_ENERGY if energy is None else None))
+        cost = pair_cost(costs, a.format, a.arch, a.block_size, metric)
+        missing = (NO_SYNTH if (a.format, a.arch, a.block_size) not in costs else
+                   NO_ENERGY if cost["energy_pj_per_mac"] is None else None)
+        row.update(default_rule=a.rule == rules_for(a.format)[0], cost_metric=metric, **cost,
+                   missing=missing)
         rows.append(row)
     return rows
 

@@ -278,11 +278,27 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
     return "\n".join(lines)
 
 
+def pair_cost(by_key: dict, fmt: str, arch: str, block_size: int, metric: str | None) -> dict:
+    """Cost per element pair of one configuration's record in `by_key`
+    ({(format, arch, B): area.json record}): `metric` / B (a B-element MAC
+    takes B pairs a cycle) and energy per MAC, each also relative to the
+    nvfp4 MAC (B = 16) of the same arch; None where a figure is missing."""
+    def own(rec):
+        area = rec["total"][metric] / rec["block_size"] if rec and metric \
+            and rec["total"][metric] else None
+        energy = rec["power"][0]["energy_pj_per_mac"] if rec and rec.get("power") else None
+        return area, energy
+    area, energy = own(by_key.get((fmt, arch, block_size)))
+    base_area, base_energy = own(by_key.get((BASELINE, arch, get_format(BASELINE).block_size)))
+    return {"area_per_pair": area,
+            "area_per_pair_vs_nvfp4": area / base_area if area and base_area else None,
+            "energy_pj_per_mac": energy,
+            "energy_vs_nvfp4": energy / base_energy if energy and base_energy else None}
+
+
 def _families(by_key: dict, main: str, main_name: str) -> list[str]:
     """Every format at its own block size, side by side by element width,
-    per element pair (a B-element MAC takes B pairs a cycle), relative to
-    the nvfp4 MAC (B = 16) of the same arch."""
-    nv = {a: by_key.get((BASELINE, a, get_format(BASELINE).block_size)) for a in ARCHS}
+    per element pair (pair_cost)."""
     lines = ["## Every format at its own block size, per element pair", "",
              f"{main_name} / B of each MAC at its format's block size (MX 32, the others "
              "16), divided by the nvfp4 MAC's (B = 16, same arch); energy per MAC where "
@@ -293,19 +309,14 @@ def _families(by_key: dict, main: str, main_name: str) -> list[str]:
     for bits in sorted({get_format(f).bits for f in FORMAT_NAMES}):
         for f in (f for f in FORMAT_NAMES if get_format(f).bits == bits):
             B = get_format(f).block_size
-            recs = {a: by_key.get((f, a, B)) for a in ARCHS}
-            if not any(recs.values()):
+            if not any((f, a, B) in by_key for a in ARCHS):
                 continue
-            per = {a: recs[a]["total"][main] / B if recs[a] and recs[a]["total"][main] else None
-                   for a in ARCHS}
-            rel = {a: per[a] / (nv[a]["total"][main] / nv[a]["block_size"])
-                   if per[a] and nv[a] and nv[a]["total"][main] else None for a in ARCHS}
-            pj = {a: recs[a]["power"][0]["energy_pj_per_mac"] if recs[a] and recs[a]["power"]
-                  else None for a in ARCHS}
-            lines.append("| " + " | ".join([str(bits), f, str(B)]
-                                           + [_fmt_num(per[a]) for a in ARCHS]
-                                           + [_fmt_ratio(rel[a]) for a in ARCHS]
-                                           + [_fmt_num(pj[a], 2) for a in ARCHS]) + " |")
+            cost = {a: pair_cost(by_key, f, a, B, main) for a in ARCHS}
+            lines.append("| " + " | ".join(
+                [str(bits), f, str(B)]
+                + [_fmt_num(cost[a]["area_per_pair"]) for a in ARCHS]
+                + [_fmt_ratio(cost[a]["area_per_pair_vs_nvfp4"]) for a in ARCHS]
+                + [_fmt_num(cost[a]["energy_pj_per_mac"], 2) for a in ARCHS]) + " |")
     lines.append("")
     return lines
 

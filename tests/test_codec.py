@@ -291,7 +291,7 @@ def test_property_codes_in_range(fmt, data, draw):
     q = quantize(x, fmt, rule, B)
     assert (q.codes < (1 << f.bits)).all()
     assert not f.scale.is_nan(q.scales).any()
-    if f.scale.int_flag and not f.adaptive:
+    if f.flag_reserved:
         assert not (q.scales & 0x80).any()
     if f.int is None:
         return
