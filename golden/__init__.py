@@ -2,10 +2,11 @@
 
 from .formats import FORMATS, FORMAT_NAMES, BLOCK_SIZES, Format, get_format, check_block_size
 from .codec import QuantizedTensor, quantize, dequantize, pack, unpack, RULES
-from .model import mac, ARCHS, decode_scales, block_scale, cycle_model
+from .config import Config
+from .model import mac, ARCHS, decode_scales, scale, cycle_model
 
 __all__ = [
     "FORMATS", "FORMAT_NAMES", "BLOCK_SIZES", "Format", "get_format", "check_block_size",
     "QuantizedTensor", "quantize", "dequantize", "pack", "unpack", "RULES",
-    "mac", "ARCHS", "decode_scales", "block_scale", "cycle_model",
+    "mac", "ARCHS", "Config", "decode_scales", "scale", "cycle_model",
 ]

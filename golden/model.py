@@ -2,9 +2,10 @@
 
 One beat is one block pair (B codes and a scale byte for each of A and W).
 A segment is a run of beats ending with `last`; its dot product is one FP32
-result. The stages are the RTL's, one function each:
+result. The stages are the RTL's (ifmac.golden.config.STAGES), one function
+of the same name each:
 
-    decode -> product -> scale -> (lane | fused) multiply -> accumulate -> reduce
+    decode -> product -> scale -> group -> multiply -> accumulate -> reduce
 
 Every float32 operation here is a NumPy float32 operation, which is IEEE
 binary32 round-to-nearest-even with subnormals (NumPy does not flush them),
@@ -20,14 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codec import check_codes, pairwise_sum
+from .config import ARCHS, STAGES, Config
 from .errors import InputError
 from .formats import SCALE_INT_FLAG, Format, check_block_size, get_format
 
-__all__ = ["ARCHS", "STATUS_BITS", "decode_elements", "element_products", "decode_scales",
-           "block_scale", "lane_products", "fused_products", "accumulate", "reduce_lanes",
-           "segment_status", "mac", "cycle_model", "CycleResult", "check_beats"]
-
-ARCHS = ("lane", "fused")
+__all__ = ["ARCHS", "STAGES", "STATUS_BITS", "decode", "product", "scale", "group", "multiply",
+           "accumulate", "reduce", "decode_scales", "segment_status", "mac", "cycle_model",
+           "CycleResult", "check_beats"]
 
 #: Status bits, sticky over a segment, reported with its result.
 #: bit 0: a scale byte had bit 7 (INT flag) set in a non-adaptive E4M3
@@ -41,12 +41,6 @@ STATUS_WIDTH = len(STATUS_BITS)
 CANONICAL_NAN = 0x7FC00000
 
 
-def check_arch(arch) -> str:
-    if arch not in ARCHS:
-        raise InputError(f"unknown arch {arch!r}; expected one of {', '.join(ARCHS)}")
-    return arch
-
-
 # --------------------------------------------------------------------------
 # Stage: decode
 # --------------------------------------------------------------------------
@@ -58,8 +52,10 @@ def int_flags(fmt: Format, scale_bytes: np.ndarray) -> np.ndarray:
     return (np.asarray(scale_bytes) & SCALE_INT_FLAG) != 0
 
 
-def decode_elements(fmt: Format, codes: np.ndarray, is_int: np.ndarray) -> np.ndarray:
-    """(N, B) codes -> int64 values in units of 2^-frac_bits (exact)."""
+def decode(fmt: Format, codes: np.ndarray, scale_bytes: np.ndarray) -> np.ndarray:
+    """(N, B) codes of blocks with these scale bytes -> int64 values in units
+    of 2^-frac_bits (exact); bit 7 of an adaptive format's byte picks INT."""
+    is_int = int_flags(fmt, scale_bytes)
     return fmt.fixed_table[np.asarray(is_int, dtype=np.intp)[:, None], codes]
 
 
@@ -73,7 +69,7 @@ def decode_scales(fmt, scale_bytes) -> np.ndarray:
 # Stage: product
 # --------------------------------------------------------------------------
 
-def element_products(a_fixed: np.ndarray, w_fixed: np.ndarray) -> np.ndarray:
+def product(a_fixed: np.ndarray, w_fixed: np.ndarray) -> np.ndarray:
     """Exact element products in units of 2^-(2 frac_bits). Fixed point has
     no -0: a zero product is +0."""
     return a_fixed * w_fixed
@@ -88,7 +84,7 @@ def expansion_table(fmt: Format) -> np.ndarray:
     return np.array([fmt.expansion_f32(n) for n in range(3)], dtype=np.uint32).view(np.float32)
 
 
-def block_scale(fmt, a_scale, w_scale) -> np.ndarray:
+def scale(fmt, a_scale, w_scale) -> np.ndarray:
     """S, exactly, as float64. E4M3: S = fl32(fl32(sa * sb) * C), 0 when
     either scale is 0. E8M0: S = 2^(ea + eb - 254), the exponent sum, which
     binary32 need not hold (2^-254 .. 2^254); NaN when either byte is 0xFF."""
@@ -104,32 +100,32 @@ def block_scale(fmt, a_scale, w_scale) -> np.ndarray:
     return S.astype(np.float64)
 
 
-def _fixed_to_f64(v: np.ndarray, frac_bits: int) -> np.ndarray:
-    """v * 2^-frac_bits as float64, exact. Every product and dot product of
-    every format is below 2^24 in magnitude (E3M2: 448 * 448 * 32 units), so
-    the RTL's conversion to binary32 is exact too."""
-    if not np.all(np.abs(v) < (1 << 24)):
+# --------------------------------------------------------------------------
+# Stage: group
+# --------------------------------------------------------------------------
+
+def group(p: np.ndarray, size: int) -> np.ndarray:
+    """(N, B) products -> (N, B / size) exact sums of each group of `size`
+    neighbouring lanes (lanes 0..size-1 are group 0)."""
+    return p.reshape(p.shape[0], -1, size).sum(axis=-1)
+
+
+# --------------------------------------------------------------------------
+# Stage: multiply
+# --------------------------------------------------------------------------
+
+def multiply(fmt: Format, d: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """m = fl32(d * 2^-(2 frac_bits) * S) per group, (N, B/G) float32. The
+    fixed-point d is below 2^24 in magnitude for every format (E3M2: 448 *
+    448 * 32 units), so its float64 value is exact, and so is the float64
+    product with S (24-bit by 24-bit significands, or a power of two): one
+    rounding to float32 is binary32's correctly rounded product, subnormals
+    and overflow to infinity included."""
+    if not np.all(np.abs(d) < (1 << 24)):
         raise ArithmeticError("a fixed-point value would round on the way to float32")
-    return np.ldexp(v.astype(np.float64), -frac_bits)
-
-
-def _times_scale(x: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """fl32(x * S): the float64 product is exact (24-bit by 24-bit
-    significands, or a power of two times x), so one rounding to float32
-    gives binary32's correctly rounded product, subnormals and overflow to
-    infinity included."""
+    x = np.ldexp(d.astype(np.float64), -2 * fmt.frac_bits)
     with np.errstate(over="ignore", invalid="ignore"):
-        return (x * S).astype(np.float32)
-
-
-def lane_products(fmt: Format, p: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """lane: m_i = fl32(p_i * S), (N, B) float32."""
-    return _times_scale(_fixed_to_f64(p, 2 * fmt.frac_bits), S[:, None])
-
-
-def fused_products(fmt: Format, p: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """fused: m = fl32(D * S), D = sum_i p_i exact, (N,) float32."""
-    return _times_scale(_fixed_to_f64(p.sum(axis=-1), 2 * fmt.frac_bits), S)
+        return (x * S[:, None]).astype(np.float32)
 
 
 # --------------------------------------------------------------------------
@@ -144,20 +140,29 @@ def _segments(last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts[:len(ends)], (ends - starts[:len(ends)] + 1)
 
 
-def accumulate(m: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """acc = m on a segment's first beat, else fl32(acc + m), per segment in
-    beat order. Vectorized over segments; loops over the longest length."""
+def accumulate(m: np.ndarray, last: np.ndarray, interleave: int = 1) -> np.ndarray:
+    """(N, n) beat terms -> (segments, n, k) partial sums: beat j of a
+    segment goes to partial j mod k, which starts at -0 and adds its beats in
+    order, acc = fl32(acc + m). -0 is the identity of fl32 addition (-0 + +0
+    = +0), so a partial with one beat is that beat and one with none is -0;
+    k = 1 is the sequential sum. Vectorized over segments."""
+    k = interleave
     starts, lengths = _segments(np.asarray(last, dtype=bool))
-    acc = m[starts].copy()
-    for k in range(1, int(lengths.max(initial=0))):
-        live = lengths > k
-        acc[live] = acc[live] + m[starts[live] + k]
+    acc = np.full((len(starts), m.shape[1], k), -0.0, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(int(lengths.max(initial=0))):
+            live = lengths > j
+            acc[live, :, j % k] += m[starts[live] + j]
     return acc
 
 
-def reduce_lanes(acc: np.ndarray) -> np.ndarray:
-    """Pairwise FP32 tree over lanes: (0+1), (2+3), ..., then the next level."""
-    return pairwise_sum(acc)
+def reduce(partials: np.ndarray) -> np.ndarray:
+    """(segments, n, k) partials -> the pairwise FP32 tree over the n * k of
+    them, group-major: (0+1), (2+3), ..., then the next level, so the k
+    partials of a group meet first and the groups meet in lane order."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        n, groups, k = partials.shape
+        return pairwise_sum(partials.reshape(n, groups * k))
 
 
 def segment_status(fmt: Format, a_scale, w_scale, last) -> np.ndarray:
@@ -199,22 +204,19 @@ def check_beats(fmt: Format, a, a_scale, w, w_scale, last, block_size: int):
     return a, out[0], w, out[1], last.astype(bool)
 
 
-def mac(fmt, arch, a, a_scale, w, w_scale, last, block_size: int = 16,
+def mac(fmt, arch, a, a_scale, w, w_scale, last, block_size: int = 16, interleave: int = 1,
         return_status: bool = False):
     """FP32 bit patterns (uint32) of every completed segment; with
-    `return_status`, also the (M,) uint8 status of each."""
-    f = get_format(fmt)
-    check_arch(arch)
-    a, a_scale, w, w_scale, last = check_beats(f, a, a_scale, w, w_scale, last, block_size)
-    p = element_products(decode_elements(f, a, int_flags(f, a_scale)),
-                         decode_elements(f, w, int_flags(f, w_scale)))
-    S = block_scale(f, a_scale, w_scale)
-    # Infinite and NaN sums (E8M0 scales reach them) are results, not errors.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if arch == "lane":
-            result = reduce_lanes(accumulate(lane_products(f, p, S), last))
-        else:
-            result = accumulate(fused_products(f, p, S), last)
+    `return_status`, also the (M,) uint8 status of each. `fmt` is a format
+    (then `arch`, `block_size` and `interleave` say the rest) or a Config
+    (then `arch` is None); register cuts do not change values."""
+    c = fmt if isinstance(fmt, Config) else Config.make(fmt, arch, block_size,
+                                                        interleave=interleave)
+    f = c.format
+    a, a_scale, w, w_scale, last = check_beats(f, a, a_scale, w, w_scale, last, c.block_size)
+    d = group(product(decode(f, a, a_scale), decode(f, w, w_scale)), c.group)
+    m = multiply(f, d, scale(f, a_scale, w_scale))
+    result = reduce(accumulate(m, last, c.interleave))
     bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32).copy()
     bits[np.isnan(result)] = CANONICAL_NAN
     if return_status:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 from .formats import Format, check_block_size, get_format
-from .model import check_arch, check_beats, mac
+from .model import check_beats, mac
 
 __all__ = ["Beats", "random_beats", "quantized_beats", "save_npz", "load_npz", "write_hex",
            "BEAT_KEYS", "expected", "pack_lanes"]
@@ -240,8 +240,8 @@ output result (valid high) with the next line of result.hex.
     return sorted(files) + ["README.txt"]
 
 
-def expected(fmt, arch: str, beats: Beats) -> tuple[np.ndarray, np.ndarray]:
-    """Golden results and status of a beat stream."""
-    check_arch(arch)
-    return mac(fmt, arch, *beats.arrays(), block_size=beats.a.shape[1], return_status=True)
+def expected(fmt, arch: str, beats: Beats, interleave: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Golden results and status of a beat stream (arch: lane, fused or g<G>)."""
+    return mac(fmt, arch, *beats.arrays(), block_size=beats.a.shape[1], interleave=interleave,
+               return_status=True)
 

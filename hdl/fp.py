@@ -9,10 +9,13 @@ canonical quiet NaN 0x7FC00000.
 Each unit is a `wiring.Component` with `a`, `b` (or `value`) inputs and a
 `result` output, all binary32 bit patterns. The datapath is written in named
 stages (classify -> special cases -> align/product -> add -> normalize ->
-round) as combinational logic; `pipeline` registers (0 = combinational, the
-default) are placed after it in the sync domain, so that a synthesis tool's
-retiming can move them into the datapath, as Berkeley HardFloat's pipelined
-wrappers do. `latency` is the number of those registers.
+round) as combinational logic. `pipeline` registers (0 = combinational, the
+default) go in the sync domain: the adder places them at its own cut points
+inside the datapath (after align, add and normalize; cvfpu's DISTRIBUTED),
+the other units, and the adder beyond three, after the result (a synthesis
+tool's retiming could move those, as for Berkeley HardFloat's pipelined
+wrappers; ifmac's flow does not retime). `latency` is the number of
+registers.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 from ifmac.golden.errors import InputError
 
 __all__ = ["Float32Adder", "Float32Multiplier", "FixedToFloat32", "CANONICAL_NAN",
-           "round_and_pack", "leading_zeros", "classify", "significant_bits"]
+           "round_and_pack", "leading_zeros", "classify", "significant_bits", "cut"]
 
 EXP_BITS = 8
 FRAC_BITS = 23
@@ -38,6 +41,17 @@ def check_pipeline(pipeline) -> int:
     if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
         raise InputError(f"pipeline must be a non-negative integer, not {pipeline!r}")
     return pipeline
+
+
+def cut(m: Module, values: dict, prefix: str) -> dict:
+    """A pipeline cut: every value of `values` registered in the sync domain,
+    returned under the same keys (Values and data Views alike)."""
+    out = {}
+    for key, value in values.items():
+        reg = Signal(value.shape(), name=f"{prefix}_{key}")
+        m.d.sync += reg.eq(value)
+        out[key] = reg
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -154,11 +168,18 @@ class _Pipelined(wiring.Component):
         """Cycles from inputs to `result` (0: combinational)."""
         return self._pipeline
 
+    #: Cut points inside the datapath, in order, that `_cut` may register.
+    CUT_POINTS = ()
+
+    def _cut(self, m: Module, point: str, values: dict) -> dict:
+        """`values` registered if `point` is among the first `pipeline` cut points."""
+        if self.CUT_POINTS.index(point) < self._pipeline:
+            return cut(m, values, point)
+        return values
+
     def _output(self, m: Module, value) -> None:
-        for i in range(self._pipeline):
-            reg = Signal(32, name=f"pipe{i}")
-            m.d.sync += reg.eq(value)
-            value = reg
+        for i in range(self._pipeline - len(self.CUT_POINTS)):
+            value = cut(m, {"result": value}, f"pipe{i}")["result"]
         m.d.comb += self.result.eq(value)
 
 
@@ -174,10 +195,12 @@ class _BinaryOp(_Pipelined):
 # --------------------------------------------------------------------------
 
 class Float32Adder(_BinaryOp):
-    """binary32 a + b, round-to-nearest-even."""
+    """binary32 a + b, round-to-nearest-even. With `pipeline` P, registers
+    after align, add and normalize (the first P of them), then at the output."""
 
     #: Alignment width: 24-bit significand, then guard, round and sticky bits.
     ALIGN_BITS = SIG_BITS + 3
+    CUT_POINTS = ("align", "add", "normalize")
 
     def elaborate(self, platform):
         m = Module()
@@ -200,7 +223,6 @@ class Float32Adder(_BinaryOp):
         # fraction as one unsigned number); the difference is then >= 0.
         swap = Signal()
         m.d.comb += swap.eq(self.b[:31] > self.a[:31])
-        big_sign = Mux(swap, y.sign, x.sign)
         big_exp = Signal(EXP_BITS)
         small_exp = Signal(EXP_BITS)
         big_sig = Signal(SIG_BITS)
@@ -225,39 +247,44 @@ class Float32Adder(_BinaryOp):
         m.d.comb += below.eq(~(Const((1 << A) - 1, A + 1) << dshift)[:A])
         aligned = Signal(A)
         m.d.comb += aligned.eq((small_ext >> dshift) | (small_ext & below).any())
-        big_ext = Signal(A)
-        m.d.comb += big_ext.eq(big_sig << 3)
+        # What the rest needs: exact cancellation is +0 in round-to-nearest;
+        # (-0) + (-0) = -0 keeps the sign, which the operands share then.
+        v = self._cut(m, "align", {
+            "special": special, "special_value": special_value,
+            "big_sign": Mux(swap, y.sign, x.sign), "both_neg": x.sign & y.sign,
+            "subtract": x.sign != y.sign, "big_exp": big_exp,
+            "big_ext": big_sig << 3, "aligned": aligned})
 
         # ---------------- add ----------------
         # One adder for both: big + ~aligned + 1 = big - aligned. One more bit
         # for the carry of an effective addition; an effective subtraction
         # cannot go negative because |big| >= |small|, and its carry out of
         # bit A is dropped.
-        subtract = Signal()
-        m.d.comb += subtract.eq(x.sign != y.sign)
         total = Signal(A + 1)
         addend = Signal(A + 1)
-        m.d.comb += [addend.eq(Mux(subtract, ~Cat(aligned, Const(0, 1)), aligned)),
-                     total.eq(big_ext + addend + subtract)]
+        m.d.comb += [addend.eq(Mux(v["subtract"], ~Cat(v["aligned"], Const(0, 1)), v["aligned"])),
+                     total.eq(v["big_ext"] + addend + v["subtract"])]
+        v = self._cut(m, "add", {
+            "special": v["special"], "special_value": v["special_value"],
+            "sign": Mux(total == 0, v["both_neg"], v["big_sign"]),
+            "big_exp": v["big_exp"], "total": total})
 
         # ---------------- normalize ----------------
         # total / 2^(A-1) * 2^(big_exp - 127): bring the leading one to bit A.
         # A left shift by more than one only happens after cancellation with
         # diff <= 1, where no sticky bit was made, so it is exact.
-        lz = leading_zeros(m, total, "lz")
+        lz = leading_zeros(m, v["total"], "lz")
         norm = Signal(A + 1)
-        m.d.comb += norm.eq((total << lz)[:A + 1])
+        m.d.comb += norm.eq((v["total"] << lz)[:A + 1])
         exp = Signal(signed(EXP_BITS + 3))
-        m.d.comb += exp.eq(big_exp + 1 - lz)
-
-        # Exact cancellation is +0 in round-to-nearest; (-0) + (-0) = -0 keeps
-        # the sign, which the operands share (no subtraction) in that case.
-        sign = Signal()
-        m.d.comb += sign.eq(Mux(total == 0, x.sign & y.sign, big_sign))
+        m.d.comb += exp.eq(v["big_exp"] + 1 - lz)
+        v = self._cut(m, "normalize", {
+            "special": v["special"], "special_value": v["special_value"],
+            "sign": v["sign"], "exp": exp, "norm": norm})
 
         # ---------------- round ----------------
-        rounded = round_and_pack(m, sign, exp, norm, "add")
-        self._output(m, Mux(special, special_value, rounded))
+        rounded = round_and_pack(m, v["sign"], v["exp"], v["norm"], "add")
+        self._output(m, Mux(v["special"], v["special_value"], rounded))
         return m
 
 

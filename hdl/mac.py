@@ -1,4 +1,5 @@
-"""The block-scaled MAC unit (docs/contract.md §3, §4) as one parameterized Amaranth component.
+"""The block-scaled MAC unit (docs/contract.md §3, §4, §6): one parameterized
+Amaranth component built from one component per stage.
 
 One beat per clock is one block pair: B element codes and a scale byte for
 each of A and W. A segment is a run of beats ending with `last`; its dot
@@ -6,9 +7,10 @@ product leaves as one binary32 `result`, `latency` cycles after the cycle of
 its last beat, with `result_valid` high for one cycle and the segment's
 sticky `status`.
 
-Stages, the same as the golden model's (ifmac.golden.model):
+Stages (ifmac.golden.config.STAGES), each a component here and a function of
+the same name in the golden model (ifmac.golden.model):
 
-    decode -> product -> scale -> (lane | fused) multiply -> accumulate -> reduce
+    decode -> product -> scale -> group -> multiply -> accumulate -> reduce
 
 * decode: bit 7 of each block's scale byte selects the INT or FP decode of
   that block's elements (IF formats; the others have one decode and no
@@ -18,51 +20,46 @@ Stages, the same as the golden model's (ifmac.golden.model):
 * scale: E4M3 scales: S = fl32(fl32(sa * sb) * C), C = 1, float32(e) or
   float32(e^2) by the number of INT sides; 0 when either scale is 0. E8M0
   scales: the exponent sum k = ea + eb - 254 and a NaN flag, no multiplier.
-* lane: per lane m_i = fl32(p_i * S) and an FP32 accumulator per lane; after
-  `last` a pairwise FP32 tree (0+1), (2+3), ... gives the result.
-* fused: D = sum p_i exactly, m = fl32(D * S), one FP32 accumulator.
-  With E8M0 scales fl32(x * 2^k) is the fixed-to-float conversion with k
-  added to its exponent, rounded once.
+  Also the beat's status flags.
+* group: the exact sum of each group of G products (G = 1: none).
+* multiply: per group m = fl32(d * S); with E8M0 scales the fixed-to-float
+  conversion with k added to its exponent, rounded once.
+* accumulate: per group k partial FP32 accumulators (interleave k), beat n
+  of a segment into partial n mod k through an adder with k - 1 internal
+  registers.
+* reduce: after `last`, the pairwise FP32 tree over the groups' partials.
 
-Timing: stage 1 (decode .. multiply) is combinational from the input ports
-into a register; `pipeline` extra register stages follow it (retiming moves
-them back into the front end); stage 2 accumulates and, on `last`, reduces
-into the result register. latency = 2 + pipeline.
+Timing: the register after `multiply` (the accumulator's input) and the
+result register are always there; Config.cuts adds registers after the other
+stages and between tree levels. valid, last and status travel with the data
+through every cut. latency = Config.latency.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from amaranth import Cat, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ifmac.golden.config import ARCHS, STAGES, Config
 from ifmac.golden.formats import (E4M3, E8M0_BIAS, E8M0_NAN, FORMAT_NAMES, SCALE_NAN_PAYLOAD,
-                                  Format, check_block_size, get_format)
-from ifmac.golden.model import ARCHS, STATUS_BITS, STATUS_WIDTH, check_arch
+                                  Format)
+from ifmac.golden.model import STATUS_BITS, STATUS_WIDTH
 
-from .fp import (SIG_BITS, FixedToFloat32, Float32Adder, Float32Multiplier, check_pipeline,
-                 significant_bits)
+from .fp import SIG_BITS, FixedToFloat32, Float32Adder, Float32Multiplier, cut, significant_bits
 
-__all__ = ["MAC", "module_name", "DEFAULT_CONFIGS", "STAGES", "used"]
+__all__ = ["MAC", "DEFAULT_CONFIGS", "STAGES", "used", "Decode", "Product", "Scale", "Group",
+           "Multiply", "Accumulate", "Reduce"]
 
-#: The datapath stages, each one submodule of the MAC (named so in the
-#: Verilog hierarchy, e.g. ifmac_if4_fused_b16.scale). `reduce` is the
-#: reduction across lanes: the exact integer sum of the products in `fused`,
-#: the pairwise FP32 tree after accumulation in `lane`.
-STAGES = ("decode", "product", "scale", "multiply", "accumulate", "reduce")
+#: The default configurations of `make sim` and `make verilog`: every format
+#: x arch at its own block size (16; MX 32), plus if4 and nvfp4 at 8 and 32.
+DEFAULT_CONFIGS = ([Config.make(f, a) for f in FORMAT_NAMES for a in ARCHS] +
+                   [Config.make(f, a, b) for f in ("if4", "nvfp4") for a in ARCHS
+                    for b in (8, 32)])
 
-#: The default configurations (format, arch, block size) of `make sim` and
-#: `make verilog`: every format x arch at its own block size (16; MX 32),
-#: plus if4 and nvfp4 at 8 and 32.
-DEFAULT_CONFIGS = ([(f, a, get_format(f).block_size) for f in FORMAT_NAMES for a in ARCHS] +
-                   [(f, a, b) for f in ("if4", "nvfp4") for a in ARCHS for b in (8, 32)])
-
-
-def module_name(fmt, arch: str, block_size: int, pipeline: int = 0) -> str:
-    """Verilog module name carrying the parameters, e.g. ifmac_if4_fused_b16."""
-    name = f"ifmac_{get_format(fmt).name}_{arch}_b{block_size}"
-    return name + (f"_p{pipeline}" if pipeline else "")
+#: binary32 -0: the identity of FP32 addition, an empty accumulator.
+NEG_ZERO = 0x80000000
 
 
 def _scale_table() -> list[int]:
@@ -72,151 +69,121 @@ def _scale_table() -> list[int]:
     return [int(v) for v in values.view(np.uint32)]
 
 
-class MAC(wiring.Component):
-    """Block-scaled multiply-accumulate unit for one registry format.
+def _signed_width(peak: int) -> int:
+    return int(peak).bit_length() + 1
 
-    Parameters: `fmt` (registry name), `arch` ("lane" or "fused"),
-    `block_size` (8, 16 or 32), `pipeline` (extra register stages, >= 0).
-    """
 
-    def __init__(self, fmt, arch: str = "fused", block_size: int = 16, pipeline: int = 0):
-        self._fmt = get_format(fmt)
-        self._arch = check_arch(arch)
-        self._block_size = check_block_size(block_size)
-        self._pipeline = check_pipeline(pipeline)
-        codes = data.ArrayLayout(self._fmt.bits, self._block_size)
-        super().__init__({
-            "valid": In(1),
-            "last": In(1),
-            "a": In(codes),
-            "a_scale": In(8),
-            "w": In(codes),
-            "w_scale": In(8),
-            "result_valid": Out(1),
-            "result": Out(32),
-            "status": Out(STATUS_WIDTH),
-        })
+# --------------------------------------------------------------------------
+# Stage components
+# --------------------------------------------------------------------------
 
-    # -- read-only parameters ------------------------------------------------
-    @property
-    def fmt(self) -> Format:
-        return self._fmt
+class Decode(wiring.Component):
+    """decode: codes -> exact fixed-point values (units of 2^-frac_bits) from
+    `table` (rows FP and, for adaptive formats, INT picked by `*_int`)."""
 
-    @property
-    def arch(self) -> str:
-        return self._arch
+    def __init__(self, fmt: Format, block_size: int, table: np.ndarray):
+        self._fmt, self._table = fmt, table
+        codes = data.ArrayLayout(fmt.bits, block_size)
+        values = data.ArrayLayout(signed(_signed_width(np.abs(table).max())), block_size)
+        super().__init__({"a": In(codes), "w": In(codes), "a_int": In(1), "w_int": In(1),
+                          "a_val": Out(values), "w_val": Out(values)})
 
-    @property
-    def block_size(self) -> int:
-        return self._block_size
+    def elaborate(self, platform):
+        m = Module()
+        f, table = self._fmt, self._table
+        cases = [(code | (row << f.bits), int(table[row][code]))
+                 for row in range(2 if f.adaptive else 1) for code in range(1 << f.bits)]
+        for codes, is_int, values in ((self.a, self.a_int, self.a_val),
+                                      (self.w, self.w_int, self.w_val)):
+            for i in range(len(codes)):
+                select = Cat(codes[i], is_int) if f.adaptive else codes[i]
+                with m.Switch(select):
+                    for key, value in cases[:-1]:
+                        with m.Case(key):
+                            m.d.comb += values[i].eq(value)
+                    with m.Default():
+                        m.d.comb += values[i].eq(cases[-1][1])
+        return m
 
-    @property
-    def pipeline(self) -> int:
-        return self._pipeline
 
-    @property
-    def latency(self) -> int:
-        """Cycles from a segment's last beat to its result_valid."""
-        return 2 + self._pipeline
+class Product(wiring.Component):
+    """product: exact fixed-point products (a zero product is +0)."""
 
-    @property
-    def name(self) -> str:
-        return module_name(self._fmt, self._arch, self._block_size, self._pipeline)
+    def __init__(self, value_shape, block_size: int, peak: int):
+        self._width = _signed_width(peak)
+        values = data.ArrayLayout(value_shape, block_size)
+        super().__init__({"a_val": In(values), "w_val": In(values),
+                          "p": Out(data.ArrayLayout(signed(self._width), block_size))})
 
-    # -- widths --------------------------------------------------------------
-    @property
-    def value_width(self) -> int:
-        """Signed width of a decoded element (fixed point, frac_bits fractional)."""
-        peak = int(np.abs(self.decode_table).max())
-        return peak.bit_length() + 1
+    def elaborate(self, platform):
+        m = Module()
+        for i in range(len(self.p)):
+            m.d.comb += self.p[i].eq(self.a_val[i] * self.w_val[i])
+        return m
 
-    @property
-    def product_width(self) -> int:
-        peak = int(np.abs(self.decode_table).max()) ** 2
-        return peak.bit_length() + 1
 
-    @property
-    def dot_width(self) -> int:
-        """Signed width of the fused dot product: products plus log2(B) bits."""
-        return self.product_width + (self._block_size - 1).bit_length()
+class Group(wiring.Component):
+    """group: the exact sum of each group of `size` neighbouring products."""
 
-    @property
-    def decode_table(self) -> np.ndarray:
-        """What the decode stage is built from: the registry's fixed_table,
-        (2, 2^bits) values in units of 2^-frac_bits, row 1 for INT blocks."""
-        return self._fmt.fixed_table
+    def __init__(self, product_shape, block_size: int, size: int):
+        self._size = size
+        width = product_shape.width + (size - 1).bit_length()
+        super().__init__({"p": In(data.ArrayLayout(product_shape, block_size)),
+                          "d": Out(data.ArrayLayout(signed(width), block_size // size))})
 
-    @property
-    def probes(self) -> dict:
-        """Internal signals of the latest elaboration, observed by the formal
-        proofs (ifmac.formal): `a_val`, `w_val`, `products` (lists by lane),
-        `dot` (fused), `c` (adaptive formats)."""
-        if not hasattr(self, "_probes"):
-            raise RuntimeError(f"{self.name} has not been elaborated")
-        return self._probes
+    def elaborate(self, platform):
+        m = Module()
+        G = self._size
+        for j in range(len(self.d)):
+            total = self.p[j * G]
+            for i in range(j * G + 1, (j + 1) * G):
+                total = total + self.p[i]
+            m.d.comb += self.d[j].eq(total)
+        return m
 
-    def header(self) -> str:
-        f, B = self._fmt, self._block_size
-        if f.adaptive:
-            elements = (f"FP side {f.fp.name}, INT side {f.int.encoding} INT{f.bits}, "
-                        f"expansion {f.int.expansion}")
-        elif f.fp:
-            elements = f"{f.fp.name} elements only"
+
+class Scale(wiring.Component):
+    """scale: the block pair's S (E4M3: binary32 `s`; E8M0: exponent `exp`
+    and `nan`) and the beat's status flags (docs/contract.md §5)."""
+
+    def __init__(self, fmt: Format):
+        self._fmt = fmt
+        ports = {"a_scale": In(8), "w_scale": In(8), "status": Out(STATUS_WIDTH)}
+        if fmt.scale.power_of_two:
+            # k = ea + eb - 254 spans -254 .. 254: beyond binary32 on purpose.
+            ports |= {"exp": Out(signed(10)), "nan": Out(1)}
         else:
-            elements = f"{f.int.encoding} INT{f.bits} elements only"
-        if f.scale.int_flag:
-            scale = ("bit 7 = INT flag, bits 6:0 = unsigned E4M3 (0x7F = 448)" if f.adaptive
-                     else "bits 6:0 = unsigned E4M3 (0x7F = 448), bit 7 must be 0")
-        else:
-            scale = "E8M0: 2^(byte - 127), 0xFF = NaN"
-        return f"""{self.name}: block-scaled MAC generated by ifmac
-format {f.name}: {f.bits}-bit codes, {elements}
-arch {self._arch}, block size {B}, pipeline {self._pipeline}
-LATENCY = {self.latency} cycles (last beat -> result_valid); one beat per clock, no back-pressure
-Ports (clk, rst: synchronous, active-high reset):
-  input          valid, last       one beat per cycle with valid; last ends a segment
-  input  [{B * f.bits - 1}:0] a, w              element i at bits [{f.bits}*i +: {f.bits}]
-  input  [7:0]   a_scale, w_scale  {scale}
-  output         result_valid      one cycle per segment
-  output [31:0]  result            binary32 dot product of the segment
-  output [{STATUS_WIDTH - 1}:0]   status            sticky per segment: bit 0 INT flag on a format
-                                   without INT/FP choice (ignored), bit 1 a NaN scale code seen
-                                   (E4M3 0x7F: decoded as 448; E8M0 0xFF: result NaN)"""
+            ports |= {"s": Out(32)}
+        if fmt.adaptive:
+            ports |= {"c": Out(32)}     # the expansion constant, seen by the proofs
+        super().__init__(ports)
 
-    # -- elaboration -----------------------------------------------------------
-    def _decode(self, m: Module, codes, is_int, name: str) -> list:
-        """decode: per lane, the exact fixed-point value of each code; bit 7 of
-        the block's scale byte (is_int) selects the INT row of the table."""
+    @property
+    def s_bits(self) -> int:
+        """The most significant bits S can have (what the table allows): the
+        width of the multiply stage's narrow operand."""
+        scale_bits = max(significant_bits(v) for v in _scale_table())
+        return SIG_BITS if self._fmt.adaptive else 2 * scale_bits
+
+    def elaborate(self, platform):
+        m = Module()
         f = self._fmt
-        table = self.decode_table
-        values = []
-        for i in range(self._block_size):
-            v = Signal(signed(self.value_width), name=f"{name}_val{i}")
-            select = Cat(codes[i], is_int) if f.adaptive else codes[i]
-            cases = [(code | (row << f.bits), int(table[row][code]))
-                     for row in range(2 if f.adaptive else 1) for code in range(1 << f.bits)]
-            with m.Switch(select):
-                for key, value in cases[:-1]:
-                    with m.Case(key):
-                        m.d.comb += v.eq(value)
-                with m.Default():
-                    m.d.comb += v.eq(cases[-1][1])
-            values.append(v)
-        return values
+        if f.scale.power_of_two:
+            nan = (self.a_scale == E8M0_NAN) | (self.w_scale == E8M0_NAN)
+            m.d.comb += [self.exp.eq(self.a_scale + self.w_scale - 2 * E8M0_BIAS),
+                         self.nan.eq(nan)]
+        else:
+            nan = ((self.a_scale[:7] == SCALE_NAN_PAYLOAD) |
+                   (self.w_scale[:7] == SCALE_NAN_PAYLOAD))
+            self._e4m3(m)
+        m.d.comb += self.status[STATUS_BITS["scale_nan_payload"]].eq(nan)
+        if f.flag_reserved:
+            m.d.comb += self.status[STATUS_BITS["int_flag_on_fp_format"]].eq(
+                self.a_scale[7] | self.w_scale[7])
+        return m
 
-    def _scale_e8m0(self, m: Module) -> tuple[Signal, Signal]:
-        """scale, E8M0: the exponent k = ea + eb - 254 of S = 2^k (-254 ..
-        254, beyond binary32's range on purpose) and whether either byte is
-        NaN."""
-        k = Signal(signed(10), name="scale_exp")
-        nan = Signal(name="scale_nan")
-        m.d.comb += [k.eq(self.a_scale + self.w_scale - 2 * E8M0_BIAS),
-                     nan.eq((self.a_scale == E8M0_NAN) | (self.w_scale == E8M0_NAN))]
-        return k, nan
-
-    def _scale(self, m: Module) -> tuple[Signal, int]:
-        """scale, E4M3: S = fl32(fl32(sa * sb) * C), and the most significant
-        bits S can have (narrow multiplier operands: what the table allows)."""
+    def _e4m3(self, m: Module) -> None:
+        """S = fl32(fl32(sa * sb) * C)."""
         f = self._fmt
         table = _scale_table()
         scales = []
@@ -237,10 +204,11 @@ Ports (clk, rst: synchronous, active-high reset):
         m.submodules.scale_mul = mul_s = Float32Multiplier(a_bits=scale_bits, b_bits=scale_bits)
         m.d.comb += [mul_s.a.eq(scales[0]), mul_s.b.eq(scales[1])]
         if not f.adaptive:
-            return mul_s.result, 2 * scale_bits
+            m.d.comb += self.s.eq(mul_s.result)
+            return
         n_int = Signal(2)
         m.d.comb += n_int.eq(self.a_scale[7] + self.w_scale[7])
-        c = Signal(32)
+        c = self.c
         constants = [f.expansion_f32(k) for k in range(3)]
         with m.Switch(n_int):
             for k in range(2):
@@ -248,136 +216,297 @@ Ports (clk, rst: synchronous, active-high reset):
                     m.d.comb += c.eq(constants[k])
             with m.Default():       # both sides INT
                 m.d.comb += c.eq(constants[2])
-        self._probes["c"] = c
         m.submodules.scale_exp = mul_c = Float32Multiplier(
             a_bits=2 * scale_bits, b_bits=max(significant_bits(int(k)) for k in constants))
-        m.d.comb += [mul_c.a.eq(mul_s.result), mul_c.b.eq(c)]
-        return mul_c.result, SIG_BITS
+        m.d.comb += [mul_c.a.eq(mul_s.result), mul_c.b.eq(c), self.s.eq(mul_c.result)]
+
+
+class Multiply(wiring.Component):
+    """multiply: per group m = fl32(d / 2^frac_bits * S), rounded once for
+    E8M0 scales (the conversion adds k to its exponent)."""
+
+    def __init__(self, fmt: Format, d_shape, groups: int, frac_bits: int, s_bits: int):
+        if frac_bits > 126:
+            raise ValueError("FixedToFloat32 results must be normal binary32 (narrow operands)")
+        self._fmt, self._frac, self._s_bits = fmt, frac_bits, s_bits
+        ports = {"d": In(data.ArrayLayout(d_shape, groups)),
+                 "m": Out(data.ArrayLayout(32, groups))}
+        if fmt.scale.power_of_two:
+            ports |= {"exp": In(signed(10)), "nan": In(1)}
+        else:
+            ports |= {"s": In(32)}
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
-        f, B = self._fmt, self._block_size
-        frac2 = 2 * f.frac_bits
-        if frac2 > 126:
-            raise ValueError("FixedToFloat32 results must be normal binary32 (narrow operands)")
-        # One submodule per stage (STAGES), so that a hierarchy-preserving
-        # synthesis run reports area and delay per stage; registers between
-        # stages and the control stay in the top module.
-        stage = {name: Module() for name in STAGES}
-        self._probes = {}
-        for name, sm in stage.items():
-            m.submodules[name] = sm
-
-        # ---------------- stage 1: decode ----------------
-        a_int = self.a_scale[7] if f.adaptive else None
-        w_int = self.w_scale[7] if f.adaptive else None
-        a_val = self._decode(stage["decode"], self.a, a_int, "a")
-        w_val = self._decode(stage["decode"], self.w, w_int, "w")
-
-        # ---------------- stage 1: product ----------------
-        # Exact fixed point: a zero product is +0 (no -0 in two's complement).
-        products = []
-        for i in range(B):
-            p = Signal(signed(self.product_width), name=f"p{i}")
-            stage["product"].d.comb += p.eq(a_val[i] * w_val[i])
-            products.append(p)
-
-        self._probes.update(a_val=a_val, w_val=w_val, products=products)
-
-        # ---------------- stage 1: scale ----------------
-        pow2 = f.scale.power_of_two
-        if pow2:
-            k, nan = self._scale_e8m0(stage["scale"])
-        else:
-            S, s_bits = self._scale(stage["scale"])
-
-        # ---------------- stage 1: lane / fused multiply ----------------
-        def times_scale(prefix: str, value: Signal) -> Signal:
-            """fl32(fl32(value / 2^frac2) * S), in the multiply stage; with
-            E8M0 scales fl32(value / 2^frac2 * 2^k), one conversion."""
-            mul_stage = stage["multiply"]
+        pow2 = self._fmt.scale.power_of_two
+        for j in range(len(self.d)):
+            d = self.d[j]
             if pow2:
-                mul_stage.submodules[f"{prefix}_cvt"] = conv = FixedToFloat32(
-                    len(value), frac2, offset_bits=len(k))
-                mul_stage.d.comb += [conv.value.eq(value), conv.exp_offset.eq(k),
-                                     conv.nan.eq(nan)]
-                return conv.result
-            mul_stage.submodules[f"{prefix}_cvt"] = conv = FixedToFloat32(len(value), frac2)
-            mul_stage.submodules[f"{prefix}_mul"] = mul = Float32Multiplier(
-                a_bits=conv.sig_bits, b_bits=s_bits)
-            mul_stage.d.comb += [conv.value.eq(value), mul.a.eq(conv.result), mul.b.eq(S)]
-            return mul.result
+                m.submodules[f"g{j}_cvt"] = conv = FixedToFloat32(
+                    len(d), self._frac, offset_bits=len(self.exp))
+                m.d.comb += [conv.value.eq(d), conv.exp_offset.eq(self.exp), conv.nan.eq(self.nan),
+                             self.m[j].eq(conv.result)]
+                continue
+            m.submodules[f"g{j}_cvt"] = conv = FixedToFloat32(len(d), self._frac)
+            m.submodules[f"g{j}_mul"] = mul = Float32Multiplier(a_bits=conv.sig_bits,
+                                                                b_bits=self._s_bits)
+            m.d.comb += [conv.value.eq(d), mul.a.eq(conv.result), mul.b.eq(self.s),
+                         self.m[j].eq(mul.result)]
+        return m
 
-        if self._arch == "lane":
-            terms = [times_scale(f"lane{i}", products[i]) for i in range(B)]
-        else:
-            # The fused reduction across lanes: the exact sum of the products.
-            dot = Signal(signed(self.dot_width))
-            total = products[0]
-            for p in products[1:]:
-                total = total + p
-            stage["reduce"].d.comb += dot.eq(total)
-            self._probes["dot"] = dot
-            terms = [times_scale("dot", dot)]
 
-        beat_status = Signal(STATUS_WIDTH)
-        flag_bits = []
-        if f.flag_reserved:
-            flag_bits.append((STATUS_BITS["int_flag_on_fp_format"],
-                              self.a_scale[7] | self.w_scale[7]))
-        flag_bits.append((STATUS_BITS["scale_nan_payload"], nan if pow2 else
-                          (self.a_scale[:7] == SCALE_NAN_PAYLOAD) |
-                          (self.w_scale[:7] == SCALE_NAN_PAYLOAD)))
-        for bit, value in flag_bits:
-            m.d.comb += beat_status[bit].eq(value)
+class Accumulate(wiring.Component):
+    """accumulate: per group `interleave` (k) partial FP32 accumulators. Beat
+    n of a segment adds into partial n mod k (from -0 on its first beat)
+    through an adder with k - 1 internal registers, so its result is written
+    back k cycles later, just before that partial's next beat can arrive.
+    The outputs follow k - 1 cycles behind the inputs: `partials` are every
+    partial with the leaving beat's sum in place (-0 for those the segment
+    has not reached), `status` the segment's flags so far."""
 
-        # ---------------- stage 1 register and extra pipeline stages ----------
-        valid, last, status, m_terms = self.valid, self.last, beat_status, terms
-        for k in range(1 + self._pipeline):
-            nv, nl = Signal(name=f"s{k}_valid"), Signal(name=f"s{k}_last")
-            ns = Signal(STATUS_WIDTH, name=f"s{k}_status")
-            nt = [Signal(32, name=f"s{k}_m{i}") for i in range(len(terms))]
-            m.d.sync += [nv.eq(valid), nl.eq(last), ns.eq(status)]
-            m.d.sync += [t.eq(v) for t, v in zip(nt, m_terms)]
-            valid, last, status, m_terms = nv, nl, ns, nt
+    def __init__(self, groups: int, interleave: int):
+        self._k = interleave
+        ctrl = {"valid": 1, "last": 1, "status": STATUS_WIDTH}
+        super().__init__({**{n: In(w) for n, w in ctrl.items()},
+                          "m": In(data.ArrayLayout(32, groups)),
+                          **{f"out_{n}": Out(w) for n, w in ctrl.items()},
+                          "partials": Out(data.ArrayLayout(32, groups * interleave))})
 
-        # ---------------- stage 2: accumulate ----------------
-        # `open_seg` is high between a segment's first and last beat; a beat
-        # arriving while it is low starts a segment (acc = m).
-        acc_stage = stage["accumulate"]
+    def elaborate(self, platform):
+        m = Module()
+        k, groups = self._k, len(self.m)
+        # Segment bookkeeping at the adders' inputs: `seen` beats of the open
+        # segment so far (saturating at k), the partial `slot` of this beat.
         open_seg = Signal()
+        seen = Signal(range(k + 1))
+        status = Signal(STATUS_WIDTH)
         first = ~open_seg
-        accs = [Signal(32, name=f"acc{i}") for i in range(len(m_terms))]
-        sums = []
-        for i, (acc, term) in enumerate(zip(accs, m_terms)):
-            acc_stage.submodules[f"acc{i}_add"] = add = Float32Adder()
-            acc_stage.d.comb += [add.a.eq(acc), add.b.eq(term)]
-            nxt = Signal(32, name=f"acc{i}_next")
-            acc_stage.d.comb += nxt.eq(Mux(first, term, add.result))
-            sums.append(nxt)
-        seg_status = Signal(STATUS_WIDTH)
-        seg_status_next = Signal(STATUS_WIDTH)
-        m.d.comb += seg_status_next.eq(Mux(first, status, seg_status | status))
-        with acc_stage.If(valid):
-            acc_stage.d.sync += [acc.eq(s) for acc, s in zip(accs, sums)]
-            acc_stage.d.sync += open_seg.eq(~last)
-        with m.If(valid):
-            m.d.sync += seg_status.eq(seg_status_next)
+        before = Mux(first, 0, seen)
+        status_now = Mux(first, self.status, status | self.status)
+        with m.If(self.valid):
+            m.d.sync += [open_seg.eq(~self.last), status.eq(status_now),
+                         seen.eq(Mux(before == k, k, before + 1))]
+        slot = Const(0, 1)          # k = 1: one partial (no zero-width signal)
+        if k > 1:
+            slot_next = Signal(range(k))
+            slot = Mux(first, 0, slot_next)
+            with m.If(self.valid):
+                m.d.sync += slot_next.eq(Mux(slot == k - 1, 0, slot + 1))
+        # The control travels k - 1 registers, as the adders' data do.
+        v = {"valid": self.valid, "last": self.last, "status": status_now,
+             "slot": slot, "used": Mux(before == k, k, before + 1)}
+        for i in range(k - 1):
+            v = cut(m, v, f"acc_pipe{i}")
+        m.d.comb += [self.out_valid.eq(v["valid"]), self.out_last.eq(v["last"]),
+                     self.out_status.eq(v["status"])]
 
-        # ---------------- stage 2: reduce ----------------
-        level = sums
+        for g in range(groups):
+            accs = [Signal(32, name=f"acc{g}_{j}") for j in range(k)]
+            current = accs[0]
+            for j in range(1, k):
+                current = Mux(slot == j, accs[j], current)
+            m.submodules[f"acc{g}_add"] = add = Float32Adder(pipeline=k - 1)
+            m.d.comb += [add.a.eq(Mux(before < k, NEG_ZERO, current)), add.b.eq(self.m[g])]
+            for j, acc in enumerate(accs):
+                with m.If(v["valid"] & (v["slot"] == j)):
+                    m.d.sync += acc.eq(add.result)
+                part = Mux(v["slot"] == j, add.result, acc)
+                m.d.comb += self.partials[g * k + j].eq(Mux(v["used"] > j, part, NEG_ZERO))
+        return m
+
+
+class Reduce(wiring.Component):
+    """reduce: the pairwise FP32 tree over `leaves` values, (0+1), (2+3),
+    ..., with a register (data and control) after each level in `cuts`."""
+
+    def __init__(self, leaves: int, cuts: set):
+        self._cuts = cuts
+        ctrl = {"valid": 1, "last": 1, "status": STATUS_WIDTH}
+        super().__init__({**{n: In(w) for n, w in ctrl.items()},
+                          "leaves": In(data.ArrayLayout(32, leaves)),
+                          **{f"out_{n}": Out(w) for n, w in ctrl.items()},
+                          "result": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        v = {"valid": self.valid, "last": self.last, "status": self.status}
+        level = [self.leaves[i] for i in range(len(self.leaves))]
         depth = 0
         while len(level) > 1:
-            nxt_level = []
+            depth += 1
+            sums = []
             for j in range(0, len(level), 2):
-                stage["reduce"].submodules[f"tree{depth}_{j // 2}"] = add = Float32Adder()
-                stage["reduce"].d.comb += [add.a.eq(level[j]), add.b.eq(level[j + 1])]
-                nxt_level.append(add.result)
-            level, depth = nxt_level, depth + 1
+                m.submodules[f"tree{depth}_{j // 2}"] = add = Float32Adder()
+                m.d.comb += [add.a.eq(level[j]), add.b.eq(level[j + 1])]
+                sums.append(add.result)
+            level = sums
+            if depth in self._cuts:
+                v = cut(m, v | {f"s{i}": s for i, s in enumerate(level)}, f"tree{depth}")
+                level = [v.pop(f"s{i}") for i in range(len(level))]
+        m.d.comb += [self.out_valid.eq(v["valid"]), self.out_last.eq(v["last"]),
+                     self.out_status.eq(v["status"]), self.result.eq(level[0])]
+        return m
 
-        m.d.sync += self.result_valid.eq(valid & last)
-        with m.If(valid & last):
-            m.d.sync += [self.result.eq(level[0]), self.status.eq(seg_status_next)]
+
+# --------------------------------------------------------------------------
+# The MAC
+# --------------------------------------------------------------------------
+
+class MAC(wiring.Component):
+    """Block-scaled multiply-accumulate unit of one Config.
+
+    `MAC(config)`, or `MAC(fmt, arch, block_size, pipeline, interleave)` with
+    Config.make's parameters."""
+
+    def __init__(self, fmt, arch="fused", block_size=None, pipeline=0, interleave=1):
+        self._config = fmt if isinstance(fmt, Config) else Config.make(
+            fmt, arch, block_size, pipeline, interleave)
+        codes = data.ArrayLayout(self.fmt.bits, self.block_size)
+        super().__init__({
+            "valid": In(1),
+            "last": In(1),
+            "a": In(codes),
+            "a_scale": In(8),
+            "w": In(codes),
+            "w_scale": In(8),
+            "result_valid": Out(1),
+            "result": Out(32),
+            "status": Out(STATUS_WIDTH),
+        })
+
+    # -- read-only parameters ------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def fmt(self) -> Format:
+        return self._config.format
+
+    @property
+    def arch(self) -> str:
+        return self._config.arch
+
+    @property
+    def block_size(self) -> int:
+        return self._config.block_size
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a segment's last beat to its result_valid."""
+        return self._config.latency
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    @property
+    def decode_table(self) -> np.ndarray:
+        """What the decode stage is built from: the registry's fixed_table,
+        (2, 2^bits) values in units of 2^-frac_bits, row 1 for INT blocks."""
+        return self.fmt.fixed_table
+
+    @property
+    def probes(self) -> dict:
+        """Internal signals of the latest elaboration, observed by the formal
+        proofs (ifmac.formal): `a_val`, `w_val`, `products` (lists by lane),
+        `dot` (fused), `c` (adaptive formats)."""
+        if not hasattr(self, "_probes"):
+            raise RuntimeError(f"{self.name} has not been elaborated")
+        return self._probes
+
+    def header(self) -> str:
+        c = self._config
+        f, B = c.format, c.block_size
+        if f.adaptive:
+            elements = (f"FP side {f.fp.name}, INT side {f.int.encoding} INT{f.bits}, "
+                        f"expansion {f.int.expansion}")
+        elif f.fp:
+            elements = f"{f.fp.name} elements only"
+        else:
+            elements = f"{f.int.encoding} INT{f.bits} elements only"
+        if f.scale.int_flag:
+            scale = ("bit 7 = INT flag, bits 6:0 = unsigned E4M3 (0x7F = 448)" if f.adaptive
+                     else "bits 6:0 = unsigned E4M3 (0x7F = 448), bit 7 must be 0")
+        else:
+            scale = "E8M0: 2^(byte - 127), 0xFF = NaN"
+        return f"""{self.name}: block-scaled MAC generated by ifmac
+format {f.name}: {f.bits}-bit codes, {elements}
+arch {c.arch} (group size {c.group}), block size {B}, interleave {c.interleave}
+pipeline {c.pipeline}: registers after {', '.join(c.cuts)}, and the result
+LATENCY = {self.latency} cycles (last beat -> result_valid); one beat per clock, no back-pressure
+Ports (clk, rst: synchronous, active-high reset):
+  input          valid, last       one beat per cycle with valid; last ends a segment
+  input  [{B * f.bits - 1}:0] a, w              element i at bits [{f.bits}*i +: {f.bits}]
+  input  [7:0]   a_scale, w_scale  {scale}
+  output         result_valid      one cycle per segment
+  output [31:0]  result            binary32 dot product of the segment
+  output [{STATUS_WIDTH - 1}:0]   status            sticky per segment: bit 0 INT flag on a format
+                                   without INT/FP choice (ignored), bit 1 a NaN scale code seen
+                                   (E4M3 0x7F: decoded as 448; E8M0 0xFF: result NaN)"""
+
+    # -- elaboration -----------------------------------------------------------
+    def elaborate(self, platform):
+        m = Module()
+        c = self._config
+        f, B = c.format, c.block_size
+        table = self.decode_table
+        peak = int(np.abs(table).max())
+        # One submodule per stage (STAGES), named so in the Verilog hierarchy
+        # (e.g. ifmac_if4_fused_b16.scale), so that a hierarchy-preserving
+        # synthesis run reports area and delay per stage; the registers of
+        # the cuts between stages stay in the top module.
+        m.submodules.decode = decode = Decode(f, B, table)
+        m.submodules.product = product = Product(decode.a_val.shape().elem_shape, B, peak * peak)
+        m.submodules.scale = scale = Scale(f)
+        m.submodules.group = group = Group(product.p.shape().elem_shape, B, c.group)
+        m.submodules.multiply = multiply = Multiply(f, group.d.shape().elem_shape, c.groups,
+                                                    2 * f.frac_bits, scale.s_bits)
+        m.submodules.accumulate = acc = Accumulate(c.groups, c.interleave)
+        m.submodules.reduce = red = Reduce(c.groups * c.interleave,
+                                           {int(x[5:]) for x in c.cuts if x.startswith("tree:")})
+
+        def after(stage: str, live: dict) -> dict:
+            return cut(m, live, stage) if stage in c.cuts else live
+
+        # What travels from stage to stage: the data still needed and the
+        # beat's control; `scale` runs beside decode and product.
+        v = {"valid": self.valid, "last": self.last, "a": self.a, "w": self.w,
+             "a_scale": self.a_scale, "w_scale": self.w_scale}
+        m.d.comb += [decode.a.eq(v.pop("a")), decode.w.eq(v.pop("w"))]
+        if f.adaptive:
+            m.d.comb += [decode.a_int.eq(self.a_scale[7]), decode.w_int.eq(self.w_scale[7])]
+        v = after("decode", v | {"a_val": decode.a_val, "w_val": decode.w_val})
+        m.d.comb += [product.a_val.eq(v.pop("a_val")), product.w_val.eq(v.pop("w_val"))]
+        v = after("product", v | {"p": product.p})
+        m.d.comb += [scale.a_scale.eq(v.pop("a_scale")), scale.w_scale.eq(v.pop("w_scale"))]
+        s_ports = ("exp", "nan") if f.scale.power_of_two else ("s",)
+        v = after("scale", v | {"status": scale.status} | {n: getattr(scale, n) for n in s_ports})
+        m.d.comb += group.p.eq(v.pop("p"))
+        v = after("group", v | {"d": group.d})
+        m.d.comb += [multiply.d.eq(v.pop("d"))]
+        m.d.comb += [getattr(multiply, n).eq(v.pop(n)) for n in s_ports]
+        v = after("multiply", v | {"m": multiply.m})
+        m.d.comb += [acc.valid.eq(v["valid"]), acc.last.eq(v["last"]),
+                     acc.status.eq(v["status"]), acc.m.eq(v["m"])]
+        v = after("accumulate", {"valid": acc.out_valid, "last": acc.out_last,
+                                 "status": acc.out_status, "partials": acc.partials})
+        m.d.comb += [red.valid.eq(v["valid"]), red.last.eq(v["last"]),
+                     red.status.eq(v["status"]), red.leaves.eq(v["partials"])]
+
+        done = red.out_valid & red.out_last
+        m.d.sync += self.result_valid.eq(done)
+        with m.If(done):
+            m.d.sync += [self.result.eq(red.result), self.status.eq(red.out_status)]
+
+        self._probes = {"a_val": [decode.a_val[i] for i in range(B)],
+                        "w_val": [decode.w_val[i] for i in range(B)],
+                        "products": [product.p[i] for i in range(B)]}
+        if c.groups == 1:
+            self._probes["dot"] = group.d[0]
+        if f.adaptive:
+            self._probes["c"] = scale.c
         return m
 
 

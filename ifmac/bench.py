@@ -103,7 +103,7 @@ def bench_backends() -> dict:
             t0 = time.perf_counter()
             obs = be.run(stim)
             seconds = time.perf_counter() - t0
-            bad = compare(expected(dut.fmt, arch, dut.latency, stim), obs).mismatches
+            bad = compare(expected(dut.config, stim), obs).mismatches
             speed[backend] = n / seconds
             build = "cached" if info.cached else f"{info.seconds:.0f} s"
             print(f"  {dut.name} {backend:9s} {speed[backend]:>12,.0f} beats/s  ({n:,} beats in "

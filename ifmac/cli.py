@@ -58,13 +58,50 @@ def _block_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _add_format(p, *, arch: bool = False, block: bool = True):
+def _add_config(p, required: bool, pipeline: bool = True):
+    """--arch or --group, --interleave and (for designs) --pipeline."""
+    from ifmac.golden.config import ARCHS, INTERLEAVES
+    which = p.add_mutually_exclusive_group(required=required)
+    which.add_argument("--arch", "-a", choices=ARCHS, metavar="A",
+                       help=f"one of: {', '.join(ARCHS)} (group size 1 or B)")
+    which.add_argument("--group", "-g", type=_positive_int, metavar="G",
+                       help="group size G dividing B: G products share one multiply by S "
+                            "and one accumulator (1 = lane, B = fused)")
+    p.add_argument("--interleave", "-k", type=int, choices=INTERLEAVES,
+                   default=None if not required else 1, metavar="K",
+                   help="partial accumulators per group, used round-robin, so the "
+                        "accumulation add may take K cycles: 1 (default), 2 or 4")
+    if pipeline:
+        p.add_argument("--pipeline", "-p", default=None if not required else "0",
+                       metavar="SPEC",
+                       help="register cuts: a number of cuts (0, the default: none beyond "
+                            "the accumulator's input), max, or names from decode, product, "
+                            "scale, group, multiply, accumulate, tree:L, comma-separated")
+
+
+def _config(args):
+    """The Config that --format, --arch/--group, --block-size, --pipeline and
+    --interleave name."""
+    from ifmac.golden.config import Config
+    return Config.make(args.format, args.group or args.arch, args.block_size,
+                       getattr(args, "pipeline", 0), args.interleave)
+
+
+def _selected(configs, args) -> list:
+    """The configurations of a many-configuration command with the given
+    options replacing theirs (duplicates dropped, order kept)."""
+    changes = {"fmt": args.format, "arch": args.group or args.arch,
+               "block_size": args.block_size, "interleave": args.interleave,
+               "pipeline": getattr(args, "pipeline", None)}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return list(dict.fromkeys(c.replace(**changes) for c in configs))
+
+
+def _add_format(p, *, arch: bool = False, block: bool = True, pipeline: bool = True):
     p.add_argument("--format", "-f", required=True, choices=formats.FORMAT_NAMES,
                    metavar="F", help=f"one of: {', '.join(formats.FORMAT_NAMES)}")
     if arch:
-        from ifmac.golden.model import ARCHS
-        p.add_argument("--arch", "-a", required=True, choices=ARCHS, metavar="A",
-                       help=f"one of: {', '.join(ARCHS)}")
+        _add_config(p, required=True, pipeline=pipeline)
     if block:
         p.add_argument("--block-size", "-b", type=_block_size, metavar="B",
                        help="elements per block: 8, 16 or 32 (default: the format's own, "
@@ -72,12 +109,15 @@ def _add_format(p, *, arch: bool = False, block: bool = True):
         p.set_defaults(_format_block_size=True)
 
 
-def _add_selection(p):
+def _add_selection(p, config: bool = True):
     """The optional filters of the commands that run many configurations
     (sim, synth, formal), and their number of parallel jobs."""
-    from ifmac.golden.model import ARCHS
+    from ifmac.golden.config import ARCHS
     p.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
-    p.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
+    if config:
+        _add_config(p, required=False)
+    else:
+        p.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
     p.add_argument("--block-size", "-b", type=_block_size, metavar="B")
     p.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
 
@@ -117,12 +157,13 @@ def cmd_quantize(args) -> int:
 def cmd_vectors(args) -> int:
     from ifmac.golden import vectors
     beats = vectors.random_beats(args.format, args.block_size, args.beats, args.seed)
-    result, status = vectors.expected(args.format, args.arch, beats)
-    vectors.save_npz(args.output, beats, args.arch, result=result, status=status)
-    print(f"{args.format} {args.arch} B={args.block_size} seed={args.seed}: {len(beats)} beats, "
+    c = _config(args)
+    result, status = vectors.expected(c.format, c.arch, beats, c.interleave)
+    vectors.save_npz(args.output, beats, c.arch, result=result, status=status)
+    print(f"{c.label} seed={args.seed}: {len(beats)} beats, "
           f"{len(result)} segments -> {args.output}")
     if args.hex:
-        names = vectors.write_hex(args.hex, args.format, args.arch, beats, result, status)
+        names = vectors.write_hex(args.hex, c.format, c.label, beats, result, status)
         print(f"$readmemh files -> {args.hex}/ ({', '.join(names)})")
     return 0
 
@@ -134,7 +175,7 @@ def cmd_vectors(args) -> int:
 def cmd_verilog(args) -> int:
     from ifmac.hdl.mac import MAC
     from ifmac.hdl.verilog import convert
-    dut = MAC(args.format, args.arch, args.block_size, args.pipeline)
+    dut = MAC(_config(args))
     text = convert(dut, dut.name, dut.header())
     out = args.output or f"{dut.name}.v"
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
@@ -160,7 +201,7 @@ def _stimulus(args, dut):
 def cmd_run(args) -> int:
     from ifmac.hdl.mac import MAC
     from ifmac.sim.mac_run import check_stream
-    dut = MAC(args.format, args.arch, args.block_size, args.pipeline)
+    dut = MAC(_config(args))
     t0 = time.perf_counter()
     stim = _stimulus(args, dut)
     r = check_stream(dut, [stim], name="cli-run", backend=args.simulator, keep=True)
@@ -180,9 +221,9 @@ def cmd_testbench(args) -> int:
     from ifmac.hdl.mac import MAC
     from ifmac.sim import testbench
     from ifmac.sim.stimulus import expected
-    dut = MAC(args.format, args.arch, args.block_size, args.pipeline)
+    dut = MAC(_config(args))
     stim = _stimulus(args, dut)
-    exp = expected(dut.fmt, dut.arch, dut.latency, stim)
+    exp = expected(dut.config, stim)
     names = testbench.export(dut, stim, exp, args.output)
     print(f"{dut.name}: {len(stim.beats)} beats, {stim.cycles} cycles, {len(exp)} segments "
           f"-> {args.output}/ ({', '.join(names)})")
@@ -201,11 +242,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 def cmd_sim(args) -> int:
     from ifmac.sim import regress
-    configs = regress.DEFAULT_CONFIGS
-    if args.format or args.arch or args.block_size:
-        configs = [(args.format or f, args.arch or a, args.block_size or b)
-                   for f, a, b in configs]
-        configs = list(dict.fromkeys(configs))
+    configs = _selected(regress.SIM_CONFIGS, args)
     k, n = args.shard
     summary = args.summary or os.path.join(
         "build", "sim", "summary.json" if n == 1 else f"summary-{k}-of-{n}.json")
@@ -288,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_quantize)
 
     v = sub.add_parser("vectors", help="random MAC stimulus with expected results")
-    _add_format(v, arch=True)
+    _add_format(v, arch=True, pipeline=False)
     v.add_argument("--beats", "-n", type=_positive_int, default=1000, metavar="N")
     v.add_argument("--seed", "-s", type=_nonneg_int, default=0, metavar="S")
     v.add_argument("-o", "--output", required=True, metavar="OUT.npz")
@@ -297,8 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("verilog", help="write the Verilog of one MAC configuration")
     _add_format(g, arch=True)
-    g.add_argument("--pipeline", "-p", type=_nonneg_int, default=0, metavar="P",
-                   help="extra pipeline register stages (default 0)")
     g.add_argument("-o", "--output", metavar="FILE.v", help="default: <module name>.v")
     g.set_defaults(func=cmd_verilog)
 
@@ -306,8 +341,6 @@ def build_parser() -> argparse.ArgumentParser:
     from ifmac.sim.regress import DEFAULT_BEATS
 
     def add_stimulus(p, what):
-        p.add_argument("--pipeline", "-p", type=_nonneg_int, default=0, metavar="P",
-                       help="extra pipeline register stages (default 0)")
         src = p.add_mutually_exclusive_group(required=True)
         src.add_argument("--vectors", metavar="IN.npz",
                          help="keys a, a_scale, w, w_scale, last (as `ifmac vectors` writes)")
@@ -408,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "pipelining and commutativity, and check that deliberately broken "
                         "designs fail their proofs. Each proof runs in OUT/<kind>/<config>/; "
                         "OUT/summary.json and summary.md list the verdicts.")
-    _add_selection(fo)
+    _add_selection(fo, config=False)
     fo.add_argument("--kind", "-k", choices=KINDS, action="append", metavar="K",
                     help=f"proof kind, repeatable: {', '.join(KINDS)} (default all)")
     fo.add_argument("--quick", action="store_true",

@@ -138,7 +138,7 @@ def check_stream(dut: MAC, stimuli: Iterable[Stimulus], name: str = "run",
     with be.session() as session:
         for stim in stimuli:
             session.submit(stim)
-            pending.append((stim, expected(dut.fmt, dut.arch, dut.latency, stim)))
+            pending.append((stim, expected(dut.config, stim)))
             while len(pending) > 1:
                 settle(session)
         while pending:

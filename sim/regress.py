@@ -30,11 +30,22 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
+from ifmac.golden.config import Config
 from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import DEFAULT_CONFIGS
 
-#: Beats per configuration of `make sim`: 38 default configurations x
-#: 2.65 M = 100.7 M beats.
+#: The design space between lane and fused, for if4 and nvfp4 at B = 16:
+#: the other group sizes, and pipelines with register cuts (by name, by
+#: count, all of them) and interleaved accumulation.
+FAMILY_CONFIGS = [Config.make(f, a, 16, p, k) for f in ("if4", "nvfp4") for a, p, k in (
+    ("g2", 0, 1), ("g4", 0, 1), ("g8", 0, 1), ("lane", "max", 1),
+    ("lane", "product,tree:2", 2), ("g4", "max", 2), ("fused", 2, 4))]
+
+#: What `make sim` runs: the default configurations and the family.
+SIM_CONFIGS = DEFAULT_CONFIGS + FAMILY_CONFIGS
+
+#: Beats per configuration of `make sim`: 52 configurations x 2.65 M =
+#: 137.8 M beats.
 DEFAULT_BEATS = 2_650_000
 
 #: Beats per random chunk: the unit of golden/simulation overlap and of
@@ -62,10 +73,6 @@ class UnitResult:
     backend: str
     first_error: str | None
     waveform: str | None
-
-
-def config_name(fmt, arch, block_size, pipeline: int = 0) -> str:
-    return f"{fmt} {arch} b{block_size}" + (f" p{pipeline}" if pipeline else "")
 
 
 # --------------------------------------------------------------------------
@@ -124,17 +131,17 @@ def stimuli(fmt, block_size: int, latency: int, beats: int, seed: int, sweeps: b
         count += n
 
 
-def run_unit(fmt: str, arch: str, block_size: int, beats: int = DEFAULT_BEATS, seed: int = 1,
+def run_unit(config: Config, beats: int = DEFAULT_BEATS, seed: int = 1,
              sweeps: bool = True, backend: str | None = None, part: int = 0,
              parts: int = 1) -> UnitResult:
     from ifmac.hdl.mac import MAC
     from .mac_run import check_stream
     t0 = time.perf_counter()
-    dut = MAC(fmt, arch, block_size)
-    name = config_name(fmt, arch, block_size)
-    r = check_stream(dut, stimuli(fmt, block_size, dut.latency, beats, seed, sweeps, part, parts),
+    dut = MAC(config)
+    r = check_stream(dut, stimuli(config.format.name, config.block_size, dut.latency, beats,
+                                  seed, sweeps, part, parts),
                      name=f"regress-s{seed}-p{part}", backend=backend)
-    return UnitResult(name, part, parts, r.beats, r.segments, r.mismatches,
+    return UnitResult(config.label, part, parts, r.beats, r.segments, r.mismatches,
                       r.beats_per_second, r.latency, r.build_seconds, r.build_cached,
                       time.perf_counter() - t0, r.backend, r.first_error,
                       str(r.waveform) if r.waveform else None)
@@ -185,11 +192,11 @@ def summarize(units: list[UnitResult], order: list[str] | None = None) -> list[C
 
 
 def table(rows: list[ConfigSummary]) -> str:
-    head = (f"{'configuration':20s} {'beats':>11s} {'segments':>10s} {'mismatch':>8s} "
+    head = (f"{'configuration':26s} {'beats':>11s} {'segments':>10s} {'mismatch':>8s} "
             f"{'beats/s':>10s} {'latency':>7s} {'build s':>7s} {'parts':>5s}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.config:20s} {r.beats:11,d} {r.segments:10,d} {r.mismatches:8d} "
+        lines.append(f"{r.config:26s} {r.beats:11,d} {r.segments:10,d} {r.mismatches:8d} "
                      f"{r.beats_per_second:10,.0f} {r.latency:7d} {r.build_seconds:7.1f} "
                      f"{r.parts_seen:>2d}/{r.parts:<2d}")
     lines += ["-" * len(head),
@@ -241,7 +248,7 @@ def load_summary(path: str) -> tuple[dict, list[UnitResult]]:
 # --------------------------------------------------------------------------
 
 def units_of(configs, parts: int) -> list[tuple]:
-    return [(f, a, b, p) for f, a, b in configs for p in range(parts)]
+    return [(c, p) for c in configs for p in range(parts)]
 
 
 def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
@@ -257,8 +264,8 @@ def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
           + f", {jobs} jobs, backend {backend or 'verilator'}", flush=True)
     results: list[UnitResult] = []
     with ProcessPoolExecutor(jobs) as pool:
-        futures = [pool.submit(run_unit, f, a, b, beats, seed, sweeps, backend, p, parts)
-                   for f, a, b, p in units]
+        futures = [pool.submit(run_unit, c, beats, seed, sweeps, backend, p, parts)
+                   for c, p in units]
         for i, fut in enumerate(as_completed(futures), 1):
             r = fut.result()
             results.append(r)
@@ -266,11 +273,11 @@ def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
                 f"FAIL: {r.first_error} (waveform {r.waveform})"
             build = "cached build" if r.build_cached else f"build {r.build_seconds:.0f}s"
             label = r.config + (f" [{r.part + 1}/{r.parts}]" if r.parts > 1 else "")
-            print(f"[{i:2d}/{total}] {label:20s} {r.beats:11,d} beats {r.segments:10,d} segments "
+            print(f"[{i:2d}/{total}] {label:26s} {r.beats:11,d} beats {r.segments:10,d} segments "
                   f"{r.mismatches} mismatches {r.beats_per_second:9,.0f} beats/s "
                   f"({build}, {r.seconds:.0f}s) {status}", flush=True)
     seconds = time.perf_counter() - t0
-    order = [config_name(f, a, b) for f, a, b in configs]
+    order = [c.label for c in configs]
     rows = summarize(results, order)
     print()
     print(table(rows))
@@ -313,4 +320,4 @@ def _peak_rss_mib() -> float:
 
 
 __all__ = ["run_unit", "regress", "merge", "stimuli", "UnitResult", "DEFAULT_BEATS",
-           "DEFAULT_CONFIGS"]
+           "DEFAULT_CONFIGS", "SIM_CONFIGS", "FAMILY_CONFIGS"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ifmac.golden import cycle_model, mac
+from ifmac.golden import Config, cycle_model, mac
 from ifmac.golden.errors import InputError
 from ifmac.golden.formats import Format, get_format
 from ifmac.golden.vectors import Beats
@@ -95,13 +95,12 @@ class Results:
         return len(self.result)
 
 
-def expected(fmt, arch: str, latency: int, stim: Stimulus) -> Results:
+def expected(config: Config, stim: Stimulus) -> Results:
     """The golden model's results and the cycle model's cycles for `stim`."""
     valid = stim.sched.valid.astype(bool)
-    cm = cycle_model(valid, stim.last_per_cycle(), latency, stim.sched.reset.astype(bool))
+    cm = cycle_model(valid, stim.last_per_cycle(), config.latency, stim.sched.reset.astype(bool))
     a, a_s, w, w_s, last = (x[cm.kept] for x in stim.beats.arrays())
-    result, status = mac(fmt, arch, a, a_s, w, w_s, last, stim.beats.a.shape[1],
-                         return_status=True)
+    result, status = mac(config, None, a, a_s, w, w_s, last, return_status=True)
     return Results.from_arrays(cm.cycle, result, status)
 
 

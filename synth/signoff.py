@@ -151,7 +151,7 @@ def _activity(build, dut: MAC, beats, saif: Path) -> "pw.Activity":
     with native.Session(build, dut.fmt, vcd=saif, dump_from=0) as s:
         s.submit(stim)
         r = s.result()
-    cmp = compare(expected(dut.fmt, dut.arch, dut.latency, stim),
+    cmp = compare(expected(dut.config, stim),
                   Results.from_arrays(r["cycle"], r["result"], r["status"]))
     if cmp.mismatches:
         raise RuntimeError(f"{build.executable}: the power run computes wrong results "

@@ -137,20 +137,23 @@ def beat_terms(fmt, a, sa, w, sw):
     return p, S
 
 
-def segment(fmt, arch, beats):
-    """beats: list of (a codes, a_scale, w codes, w_scale). Returns FP32 bits."""
-    if arch == "fused":
-        acc = None
-        for a, sa, w, sw in beats:
-            p, S = beat_terms(fmt, a, sa, w, sw)
-            m = F32(sum(p)) * S
-            acc = m if acc is None else acc + m
-        return acc.bits()
-    lanes = None
-    for a, sa, w, sw in beats:
+def segment(fmt, arch, beats, interleave=1):
+    """beats: list of (a codes, a_scale, w codes, w_scale). Returns FP32 bits.
+
+    arch: lane (groups of 1), fused (one group of B) or g<G>. Each group's
+    exact product sum times S is rounded once; beat n of the segment adds
+    into partial n mod `interleave` of its group; the partials (-0 where no
+    beat reached) then meet in a pairwise tree, a group's partials first."""
+    B = len(beats[0][0])
+    G = {"lane": 1, "fused": B}.get(arch) or int(arch[1:])
+    k = interleave
+    partials = [[None] * k for _ in range(B // G)]
+    for n, (a, sa, w, sw) in enumerate(beats):
         p, S = beat_terms(fmt, a, sa, w, sw)
-        m = [F32(pi) * S for pi in p]
-        lanes = m if lanes is None else [x + y for x, y in zip(lanes, m)]
-    while len(lanes) > 1:
-        lanes = [lanes[i] + lanes[i + 1] for i in range(0, len(lanes), 2)]
-    return lanes[0].bits()
+        for g, slots in enumerate(partials):
+            m = F32(sum(p[g * G:(g + 1) * G])) * S
+            slots[n % k] = m if slots[n % k] is None else slots[n % k] + m
+    leaves = [x if x is not None else F32(0, neg=True) for slots in partials for x in slots]
+    while len(leaves) > 1:
+        leaves = [leaves[i] + leaves[i + 1] for i in range(0, len(leaves), 2)]
+    return leaves[0].bits()

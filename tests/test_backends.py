@@ -37,7 +37,7 @@ def _stimulus(fmt, arch, B, beats, seed):
 
 def _agree(fmt, arch, B, beats, cocotb=True):
     dut, stim = _stimulus(fmt, arch, B, beats, seed=11)
-    exp = expected(dut.fmt, dut.arch, dut.latency, stim)
+    exp = expected(dut.config, stim)
     seen = {}
     for name in _backends(cocotb):
         be = get_backend(name, dut)
@@ -103,7 +103,7 @@ TB_CONFIGS_VERILATOR = [(f, "fused", 8) for f in FORMAT_NAMES]
 
 def _export(tmp_path, fmt, arch, B, flip=None):
     dut, stim = _stimulus(fmt, arch, B, 1500, seed=3)
-    exp = expected(dut.fmt, dut.arch, dut.latency, stim)
+    exp = expected(dut.config, stim)
     if flip is not None:
         exp.result[flip] ^= 1
     d = tmp_path / dut.name
@@ -218,7 +218,7 @@ def test_testbench_first_beats_all_zero_icarus(tmp_path):
     c = suites.corners("if4", 8, 1)
     b = Beats(*(x[:300] for x in c.arrays()))
     stim = Stimulus(b, schedule(len(b), dut.latency))
-    exp = expected(dut.fmt, dut.arch, dut.latency, stim)
+    exp = expected(dut.config, stim)
     testbench.export(dut, stim, exp, tmp_path)
     r = testbench.run(tmp_path, "icarus")
     assert r.passed and r.summary == f"PASS {len(exp)} segments", r.output[-2000:]

@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 import exact_ref
-from ifmac.golden import FORMATS, FORMAT_NAMES, block_scale, cycle_model, mac
+from ifmac.golden import FORMATS, FORMAT_NAMES, cycle_model, mac, scale
 from ifmac.golden import model as mac_mod
 from ifmac.golden.vectors import _random_codes, _random_scales, random_beats
 
 ARCHS = ("lane", "fused")
 
 
-def _exact_segments(fmt, arch, a, sa, w, sw, last):
+def _exact_segments(fmt, arch, a, sa, w, sw, last, interleave=1):
     ends = np.flatnonzero(last)
     starts = np.r_[0, ends[:-1] + 1]
     return np.array([exact_ref.segment(fmt, arch, [(a[i], sa[i], w[i], sw[i])
-                                                   for i in range(s, e + 1)])
+                                                   for i in range(s, e + 1)], interleave)
                      for s, e in zip(starts, ends)], dtype=np.uint32)
 
 
@@ -55,6 +55,29 @@ def test_mac_matches_exact_reference(fmt, arch):
     assert total == sum(SEGMENTS.values())
 
 
+@pytest.mark.parametrize("interleave", [1, 2, 4])
+@pytest.mark.parametrize("arch", ["lane", "g2", "g4", "g8", "fused"])
+@pytest.mark.parametrize("fmt", ["if4", "nvfp4", "nvint4", "mxfp4"])
+def test_groups_and_interleave_match_exact_reference(fmt, arch, interleave):
+    """mac() with group G and k partials is bit-exact with the exact reference
+    (groups rounded once each, partial n mod k, -0 for an empty partial)."""
+    seed = zlib.crc32(f"{fmt}/{arch}/{interleave}".encode())
+    beats = _short_segment_stream(fmt, 16, 600, seed)
+    got = mac(fmt, arch, *beats, block_size=16, interleave=interleave)
+    ref = _exact_segments(fmt, arch, *beats, interleave=interleave)
+    bad = np.flatnonzero(got != ref)
+    assert len(ref) == 600 and len(bad) == 0, (
+        f"seed {seed}: {len(bad)} segments differ; first #{bad[0]}: got {got[bad[0]]:#010x}, "
+        f"exact {ref[bad[0]]:#010x}")
+
+
+def test_group_ends_are_lane_and_fused():
+    """g1 is lane and g<B> is fused, bit for bit; interleave 1 is the sequential sum."""
+    b = random_beats("if4", 16, 2000, seed=5)
+    for arch, alias in (("lane", "g1"), ("fused", "g16")):
+        assert np.array_equal(mac("if4", arch, *b.arrays()), mac("if4", alias, *b.arrays()))
+
+
 # --------------------------------------------------------------------------
 # Stages
 # --------------------------------------------------------------------------
@@ -65,18 +88,18 @@ def test_decode_every_code(fmt):
     f = FORMATS[fmt]
     codes = np.arange(1 << f.bits, dtype=np.uint8)[None, :].repeat(2, 0)
     is_int = np.array([False, True]) & f.adaptive
-    got = mac_mod.decode_elements(f, codes, is_int)
+    got = mac_mod.decode(f, codes, np.where(is_int, 0x80, 0x38))
     for row in range(2):
         ref = [exact_ref.element(fmt, int(c), bool(is_int[row])) for c in codes[row]]
         assert [Fraction(int(v), 1 << f.frac_bits) for v in got[row]] == ref
 
 
 @pytest.mark.parametrize("fmt", [n for n, f in FORMATS.items() if f.adaptive])
-def test_block_scale_all_scale_pairs(fmt):
+def test_scale_all_scale_pairs(fmt):
     """scale: all 65,536 scale-byte pairs, S = fl32(fl32(sa*sb)*C), against exact."""
     sa, sw = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8))
     sa, sw = sa.ravel(), sw.ravel()
-    got = block_scale(fmt, sa, sw).astype(np.float32).view(np.uint32)
+    got = scale(fmt, sa, sw).astype(np.float32).view(np.uint32)
     zero = np.zeros(16, np.uint8)
     ref = np.array([exact_ref.beat_terms(fmt, zero, int(x), zero, int(y))[1].bits()
                     for x, y in zip(sa, sw)], dtype=np.uint32)
@@ -85,11 +108,11 @@ def test_block_scale_all_scale_pairs(fmt):
 
 
 @pytest.mark.parametrize("fmt", [n for n, f in FORMATS.items() if f.scale.power_of_two])
-def test_block_scale_e8m0_is_exponent_sum(fmt):
+def test_scale_e8m0_is_exponent_sum(fmt):
     """scale, E8M0: all 65,536 byte pairs give exactly 2^(ea + eb - 254),
     beyond binary32's range too (2^-254 .. 2^254), NaN if either is 0xFF."""
     sa, sw = np.meshgrid(np.arange(256), np.arange(256))
-    got = block_scale(fmt, sa.ravel().astype(np.uint8), sw.ravel().astype(np.uint8))
+    got = scale(fmt, sa.ravel().astype(np.uint8), sw.ravel().astype(np.uint8))
     for x, y, S in zip(sa.ravel(), sw.ravel(), got):
         if 0xFF in (x, y):
             assert np.isnan(S)
@@ -124,18 +147,18 @@ def test_e8m0_extremes():
     assert r.tolist() == [0x7FC00000] and st.tolist() == [2]
 
 
-def test_block_scale_saturates_7f():
+def test_scale_saturates_7f():
     """Payload 0x7F multiplies as 448."""
-    assert block_scale("nvfp4", [0x7F], [0x38]).tolist() == [448.0]
-    assert block_scale("nvfp4", [0x7F], [0x7F]).tolist() == [448.0 * 448.0]
+    assert scale("nvfp4", [0x7F], [0x38]).tolist() == [448.0]
+    assert scale("nvfp4", [0x7F], [0x7F]).tolist() == [448.0 * 448.0]
 
 
-def test_reduce_lanes_order():
+def test_reduce_order():
     """reduce: (0+1), (2+3), then (01+23); a left-to-right sum would round differently."""
     big = np.float32(2 ** 24)
     lanes = np.array([[big, 1, 1, 1]], np.float32)
     # Pairwise: (2^24 + 1) ties to 2^24, (1 + 1) = 2, 2^24 + 2 is exact.
-    assert mac_mod.reduce_lanes(lanes).tolist() == [2 ** 24 + 2]
+    assert mac_mod.reduce(lanes[:, :, None]).tolist() == [2 ** 24 + 2]
     # Left to right every +1 ties back to 2^24.
     assert np.float32(np.float32(np.float32(big + 1) + 1) + 1) == big
 
@@ -145,7 +168,18 @@ def test_accumulate_first_beat_and_order():
     m = np.array([2 ** 24, 1, 1, 5, 7], np.float32)
     last = np.array([0, 0, 1, 0, 1], bool)
     # Segment 1: (2^24 + 1) + 1 = 2^24 (each add rounds to even).
-    assert mac_mod.accumulate(m, last).tolist() == [2 ** 24, 12]
+    assert mac_mod.accumulate(m[:, None], last)[:, 0, 0].tolist() == [2 ** 24, 12]
+
+
+def test_accumulate_interleaved_partials():
+    """accumulate, k = 2: beats alternate between two partials; a partial no
+    beat reached is -0."""
+    m = np.array([2 ** 24, 1, 1, 1, 3], np.float32)
+    last = np.array([0, 0, 0, 1, 1], bool)
+    got = mac_mod.accumulate(m[:, None], last, interleave=2)[:, 0, :]
+    # Partial 0: 2^24 + 1 ties to 2^24; partial 1: 1 + 1 = 2.
+    assert got.tolist() == [[2 ** 24, 2], [3, 0]]
+    assert np.signbit(got[1, 1])
 
 
 def test_negative_times_zero_scale_is_negative_zero():
@@ -210,9 +244,9 @@ def test_long_segment_vectorized_matches_sequential():
     last[[999, 1999, 2999]] = True
     got = mac("if4", "fused", b.a, b.a_scale, b.w, b.w_scale, last)
     f = FORMATS["if4"]
-    m = mac_mod.fused_products(f, mac_mod.element_products(
-        mac_mod.decode_elements(f, b.a, b.a_scale >= 128),
-        mac_mod.decode_elements(f, b.w, b.w_scale >= 128)), block_scale(f, b.a_scale, b.w_scale))
+    m = mac_mod.multiply(f, mac_mod.group(mac_mod.product(
+        mac_mod.decode(f, b.a, b.a_scale), mac_mod.decode(f, b.w, b.w_scale)), 16),
+        scale(f, b.a_scale, b.w_scale))[:, 0]
     seq = []
     for s in (0, 1000, 2000):
         acc = m[s]
@@ -228,7 +262,7 @@ def test_long_segment_vectorized_matches_sequential():
 
 def test_mac_rejects_bad_input():
     z = np.zeros((2, 16), np.uint8)
-    with pytest.raises(ValueError, match="unknown arch 'tree'; expected one of lane, fused"):
+    with pytest.raises(ValueError, match="unknown arch 'tree'; expected lane, fused or g<G>"):
         mac("if4", "tree", z, [0, 0], z, [0, 0], [0, 1])
     with pytest.raises(ValueError, match=r"a has shape \(2, 16\); expected \(beats, 8\)"):
         mac("if4", "lane", z, [0, 0], z, [0, 0], [0, 1], block_size=8)

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from ifmac.golden.vectors import random_beats
-from ifmac.hdl.mac import MAC, module_name
+from ifmac.golden.config import Config
+from ifmac.hdl.mac import MAC
 from ifmac.hdl.verilog import convert, lint
 from ifmac.sim import suites
 from ifmac.sim.mac_run import check, schedule
@@ -33,6 +34,10 @@ FAST_CONFIGS = [
     ("mxfp6_e3m2", "fused", 32), ("mxfp3", "fused", 8),
 ]
 
+#: Pipelined and grouped MACs (named cuts, a count, max; interleave 2 and 4).
+FAST_PIPELINED = [("if4", "g2", 8, "max", 2), ("nvfp4", "lane", 8, "max", 1),
+                  ("if4", "g4", 16, "product,tree:1", 4), ("mxfp4", "fused", 8, 2, 2)]
+
 
 def _quiet(fn):
     """Build-and-drop components warn about never being elaborated when collected."""
@@ -44,20 +49,39 @@ def _quiet(fn):
 
 
 def test_parameters_and_names():
-    """Module names carry the parameters; latency is 2 + pipeline."""
+    """Module names carry the parameters; latency counts every register."""
     dut = MAC("if4", "fused", 16)
     assert dut.name == "ifmac_if4_fused_b16" and dut.latency == 2
-    assert module_name("if6_e3m2", "lane", 32, 2) == "ifmac_if6_e3m2_lane_b32_p2"
-    assert MAC("if6_e3m2", "fused", 32).dot_width == 24   # 448*448*32 < 2^23
+    c = Config.make("if6_e3m2", "lane", 32, 2)
+    assert c.name == "ifmac_if6_e3m2_lane_b32_p_accumulate_tree3" and c.latency == 4
+    c = Config.make("if4", "g4", 16, "max", 2)
+    assert c.name == "ifmac_if4_g4_b16_pmax_i2" and c.pipeline == "max"
+    # decode, product, scale, group, multiply, accumulate, tree:1, tree:2;
+    # the result register; one register inside the interleaved adder.
+    assert c.latency == 8 + 1 + 1
+    assert Config.make("if4", "g1", 16) == Config.make("if4", "lane", 16)
+    assert Config.make("if4", "fused", 16, "multiply").pipeline == "0"
+    wide = MAC("if6_e3m2", "fused", 32)
+    wide.elaborate(None)
+    assert len(wide.probes["dot"]) == 24     # 448*448*32 < 2^23
     _quiet(lambda: None)
     convert(dut, dut.name)
 
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(fmt="if5"), "unknown format 'if5'"),
-    (dict(fmt="if4", arch="tree"), "unknown arch 'tree'; expected one of lane, fused"),
+    (dict(fmt="if4", arch="tree"), "unknown arch 'tree'; expected lane, fused or g<G>"),
+    (dict(fmt="if4", arch="g3"), "group size 3 must divide the block size 16"),
     (dict(fmt="if4", block_size=12), "block_size must be one of 8, 16, 32, not 12"),
-    (dict(fmt="if4", pipeline=-1), "pipeline must be a non-negative integer, not -1"),
+    (dict(fmt="if4", pipeline=-1), "pipeline -1: if4 fused b16 i1 has 0 to 5 optional cuts"),
+    (dict(fmt="if4", pipeline=1.5), "pipeline must be an integer, max or cut names, not 1.5"),
+    (dict(fmt="if4", arch="lane", pipeline=8),
+     "pipeline 8: if4 lane b16 i1 has 0 to 7 optional cuts"),
+    (dict(fmt="if4", arch="lane", pipeline="product,tree:4"),
+     "unknown cut 'tree:4' for if4 lane b16 i1; expected max, a number or some of decode, "
+     "product, scale, multiply, accumulate, tree:1, tree:2, tree:3"),
+    (dict(fmt="if4", arch="lane", pipeline="group"), "unknown cut 'group'"),
+    (dict(fmt="if4", interleave=3), "interleave must be one of 1, 2, 4, not 3"),
 ])
 def test_bad_parameters(kwargs, message):
     """Bad parameters are ValueErrors naming the value, before elaboration."""
@@ -84,13 +108,14 @@ def test_iverilog_compiles(tmp_path):
     assert p.returncode == 0, p.stderr
 
 
-@pytest.mark.parametrize("fmt,arch,B", FAST_CONFIGS)
-def test_regression_subset(fmt, arch, B):
+@pytest.mark.parametrize("spec", FAST_CONFIGS + FAST_PIPELINED, ids=str)
+def test_regression_subset(spec):
     """Corners, code-pair sweep, quantized tensors, random beats with gaps and a
     reset: zero mismatches in value, status and cycle."""
-    r = run_unit(fmt, arch, B, beats=120_000, seed=2, sweeps=False)
-    beats_sweep = suites.code_pairs(fmt, B)
-    r2 = check(MAC(fmt, arch, B), beats_sweep, name="code-pairs")
+    c = Config.make(*spec)
+    r = run_unit(c, beats=120_000, seed=2, sweeps=False)
+    beats_sweep = suites.code_pairs(c.format.name, c.block_size)
+    r2 = check(MAC(c), beats_sweep, name="code-pairs")
     print(f"{r.config}: {r.beats + r2.beats} beats, {r.segments + r2.segments} segments, "
           f"{r.mismatches + r2.mismatches} mismatches, {r.beats_per_second:.0f} beats/s")
     assert r.mismatches == 0, f"{r.first_error}; waveform {r.waveform}"
@@ -128,12 +153,17 @@ def test_e8m0_extremes(arch):
     assert ((bits & 0x7F800000) == 0).any() and ((r.status & 2) != 0).any()
 
 
-def test_pipelined_latency_and_gaps():
-    """pipeline=1: latency 3, results at the cycles the cycle model predicts."""
-    dut = MAC("if4", "fused", 8, pipeline=1)
+@pytest.mark.parametrize("arch,pipeline,interleave,latency", [
+    ("fused", 1, 1, 3), ("lane", "max", 4, 13), ("g2", "accumulate", 2, 4)])
+def test_pipelined_latency_and_gaps(arch, pipeline, interleave, latency):
+    """Cuts and interleave: the stated latency, results at the cycles the
+    cycle model predicts through gaps and resets, short segments included."""
+    dut = MAC("if4", arch, 8, pipeline, interleave)
     b = random_beats("if4", 8, 3000, seed=4)
-    r = check(dut, b, schedule(len(b), dut.latency, gap=0.3, resets=[700], seed=4), name="p1")
-    assert dut.latency == 3 and r.mismatches == 0, r.first_error
+    b.last[:300] = np.random.default_rng(4).random(300) < 0.5     # 1-3 beat segments
+    r = check(dut, b, schedule(len(b), dut.latency, gap=0.3, resets=[700, 1500], seed=4),
+              name="pipelined")
+    assert dut.latency == latency and r.mismatches == 0, r.first_error
 
 
 def test_fp_only_flag_sets_status_and_completes():

@@ -1,0 +1,214 @@
+"""One MAC configuration: format, group size, block size, register cuts,
+interleave (docs/contract.md §3, §4, §6).
+
+`Config` is what the CLI, the golden model, the RTL generator, simulation,
+synthesis and the proofs pass between them instead of tuples. It checks its
+parameters once, names the Verilog module, states the latency and orders
+configurations in reports.
+
+* group G (divides B): the products of each group of G lanes are summed
+  exactly and multiplied by S once; one accumulator per group; a pairwise
+  FP32 tree over the groups after `last`. `lane` is G = 1, `fused` G = B; any
+  other G is named `g<G>` (e.g. g4).
+* interleave k (1, 2 or 4): each group keeps k partial accumulators, beat n
+  of a segment goes to partial n mod k, so the accumulation add may take k
+  cycles; the partials join the reduction tree in front of the groups.
+* cuts: where the pipeline registers sit. The register after `multiply`
+  (the accumulator's input) is always there; the others are optional: after
+  `decode`, `product`, `scale`, `group` (G > 1), after `accumulate` and after
+  level L of the reduction tree (`tree:L`, 1 <= L < its depth). `max` is
+  every one of them; an integer N takes the first N of `cut_order()`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from .errors import InputError
+from .formats import Format, check_block_size, get_format
+
+__all__ = ["Config", "STAGES", "ARCHS", "INTERLEAVES", "FRONT_CUTS", "check_arch"]
+
+#: The datapath stages in order, the same in the golden model (one function
+#: each) and the RTL (one component each). `scale` runs beside decode and
+#: product; `group` sums each group's products exactly, `reduce` is the FP32
+#: tree over the groups (and interleaved partials) after `last`.
+STAGES = ("decode", "product", "scale", "group", "multiply", "accumulate", "reduce")
+
+#: The named ends of the group family.
+ARCHS = ("lane", "fused")
+
+#: Interleave factors: the accumulation adder has three internal cut points.
+INTERLEAVES = (1, 2, 4)
+
+#: Optional cuts in front of the accumulator, in datapath order.
+FRONT_CUTS = ("decode", "product", "scale", "group")
+
+
+def check_arch(arch, block_size: int) -> int:
+    """`lane`, `fused`, `g<G>` or an int G -> the group size G."""
+    if arch == "lane":
+        return 1
+    if arch == "fused":
+        return block_size
+    if isinstance(arch, str) and re.fullmatch(r"g[1-9][0-9]*", arch):
+        group = int(arch[1:])
+    elif isinstance(arch, int) and not isinstance(arch, bool):
+        group = arch
+    else:
+        raise InputError(f"unknown arch {arch!r}; expected lane, fused or g<G> "
+                         f"(G dividing the block size)")
+    if group < 1 or block_size % group:
+        raise InputError(f"group size {group} must divide the block size {block_size}")
+    return group
+
+
+@dataclass(frozen=True)
+class Config:
+    """A checked MAC configuration. Build it with `Config.make`."""
+    format: Format
+    block_size: int
+    group: int
+    cuts: tuple[str, ...]
+    interleave: int = 1
+
+    @classmethod
+    def make(cls, fmt, arch="fused", block_size=None, pipeline=0, interleave=1) -> "Config":
+        """`arch` is lane, fused, g<G> or G; `block_size` defaults to the
+        format's own; `pipeline` an int, `max` or cut names (a comma-separated
+        string or a sequence)."""
+        f = get_format(fmt)
+        B = check_block_size(f.block_size if block_size is None else block_size)
+        G = check_arch(arch, B)
+        if isinstance(interleave, bool) or interleave not in INTERLEAVES:
+            raise InputError(f"interleave must be one of {', '.join(map(str, INTERLEAVES))}, "
+                             f"not {interleave!r}")
+        bare = cls(f, B, G, ("multiply",), interleave)
+        return cls(f, B, G, bare._resolve(pipeline), interleave)
+
+    def replace(self, **changes) -> "Config":
+        """This configuration with other parameters (make's names)."""
+        args = {"fmt": self.format, "arch": self.group, "block_size": self.block_size,
+                "pipeline": self.cuts, "interleave": self.interleave}
+        args.update(changes)
+        return Config.make(**args)
+
+    # -- names ---------------------------------------------------------------
+    @property
+    def arch(self) -> str:
+        if self.group == 1:
+            return "lane"
+        return "fused" if self.group == self.block_size else f"g{self.group}"
+
+    @property
+    def groups(self) -> int:
+        """Accumulators (and multipliers by S): B / G."""
+        return self.block_size // self.group
+
+    @property
+    def pipeline(self) -> str:
+        """The cuts as the CLI spells them: `0` (only the fixed register),
+        `max`, or the optional cut names."""
+        extra = [c for c in self.cuts if c != "multiply"]
+        if not extra:
+            return "0"
+        return "max" if self.cuts == self.all_cuts and len(self.all_cuts) > 1 else ",".join(extra)
+
+    @property
+    def name(self) -> str:
+        """Verilog module name carrying the parameters, e.g. ifmac_if4_g4_b16_pmax_i2."""
+        name = f"ifmac_{self.format.name}_{self.arch}_b{self.block_size}"
+        spec = self.pipeline
+        if spec != "0":
+            name += "_pmax" if spec == "max" else "_p_" + "_".join(
+                c.replace(":", "") for c in self.cuts if c != "multiply")
+        return name + (f"_i{self.interleave}" if self.interleave > 1 else "")
+
+    @property
+    def label(self) -> str:
+        """Short human label: `if4 g4 b16 p=max i2`."""
+        text = f"{self.format.name} {self.arch} b{self.block_size}"
+        if self.pipeline != "0":
+            text += f" p={self.pipeline}"
+        return text + (f" i{self.interleave}" if self.interleave > 1 else "")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def key(self) -> tuple:
+        """Report order: format, block size, group, then deeper pipelines."""
+        return (self.format.name, self.block_size, self.group, self.latency, self.name)
+
+    # -- pipeline --------------------------------------------------------------
+    @property
+    def tree_levels(self) -> int:
+        """Levels of the pairwise FP32 tree over groups x interleave partials."""
+        return (self.groups * self.interleave - 1).bit_length()
+
+    @cached_property
+    def all_cuts(self) -> tuple[str, ...]:
+        """Every cut this configuration has, in datapath order."""
+        front = [c for c in FRONT_CUTS if c != "group" or self.group > 1]
+        return (*front, "multiply", "accumulate",
+                *(f"tree:{level}" for level in range(1, self.tree_levels)))
+
+    def cut_order(self) -> list[str]:
+        """The optional cuts in the order an integer pipeline takes them: the
+        path through the FP32 adders first (accumulate separates the
+        accumulation add from the tree, then each tree chain is split in its
+        middle, longest first), then the front (group, product, scale,
+        decode: the conversion and multiply by S stay one stage)."""
+        order = []
+        if self.tree_levels:
+            order.append("accumulate")
+        chains = [(1, self.tree_levels)]          # levels lo..hi without a cut
+        while chains:
+            chains.sort(key=lambda c: c[0] - c[1])   # longest first
+            lo, hi = chains.pop(0)
+            if hi <= lo:
+                continue
+            mid = (lo + hi) // 2
+            order.append(f"tree:{mid}")
+            chains += [(lo, mid), (mid + 1, hi)]
+        order += [c for c in ("group", "product", "scale", "decode") if c in self.all_cuts]
+        if "accumulate" not in order:
+            order.append("accumulate")
+        return order
+
+    def _resolve(self, spec) -> tuple[str, ...]:
+        optional = [c for c in self.all_cuts if c != "multiply"]
+        names = None
+        if isinstance(spec, str) and spec.strip().isdigit():
+            spec = int(spec)
+        if isinstance(spec, bool):
+            pass
+        elif isinstance(spec, int):
+            if not 0 <= spec <= len(optional):
+                raise InputError(f"pipeline {spec}: {self.format.name} {self.arch} "
+                                 f"b{self.block_size} i{self.interleave} has 0 to "
+                                 f"{len(optional)} optional cuts")
+            names = set(self.cut_order()[:spec])
+        elif spec == "max":
+            names = set(optional)
+        elif isinstance(spec, str):
+            names = {s.strip() for s in spec.split(",") if s.strip()}
+        elif isinstance(spec, (tuple, list)):
+            names = set(spec)
+        if names is None:
+            raise InputError(f"pipeline must be an integer, max or cut names, not {spec!r}")
+        unknown = sorted(names - set(self.all_cuts))
+        if unknown:
+            raise InputError(f"unknown cut {unknown[0]!r} for {self.format.name} {self.arch} "
+                             f"b{self.block_size} i{self.interleave}; expected max, a number or "
+                             f"some of {', '.join(self.all_cuts)}")
+        return tuple(c for c in self.all_cuts if c in names or c == "multiply")
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a segment's last beat to its result_valid: the
+        accumulator's input register, the result register, every optional cut
+        and the interleaved adder's k - 1 internal registers."""
+        return 1 + len(self.cuts) + self.interleave - 1
