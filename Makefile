@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth signoff signoff-all accuracy formal verilog bench clean distclean
+.PHONY: all venv test regress sim synth signoff signoff-all family accuracy formal verilog bench clean distclean
 
 all: test
 
@@ -36,11 +36,13 @@ sim: $(STAMP)
 # Yosys area/delay and OpenSTA timing of every format x arch at its own
 # block size (MX 32, the others 16) relative to NVFP4 and MXFP4:
 # build/synth/area.json, area.md, area.png; then accuracy against cost:
-# decision.md, decision.png. LIBERTY=path.lib picks the library, CLOCK_NS
-# the clock (default 10).
-CLOCK_NS ?= 10
+# decision.md, decision.png. LIBERTY=path.lib picks the library; CLOCK_NS=T
+# is a clock target: every MAC is pipelined until it meets T (default: no
+# target, timing and power at 10 ns).
+CLOCK_NS ?=
+CLOCK    := $(if $(CLOCK_NS),--clock-ns $(CLOCK_NS))
 synth: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --no-gls --no-power
+	$(PY) -m ifmac synth --jobs $(JOBS) $(CLOCK) --no-gls --no-power
 	$(PY) -m ifmac accuracy
 
 # The same with the gate-level simulation of the netlists against the
@@ -50,12 +52,19 @@ synth: $(STAMP)
 # signoff-all runs every lane MAC too, split per stage (3-8 minutes of
 # compilation each).
 signoff: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS)
+	$(PY) -m ifmac synth --jobs $(JOBS) $(CLOCK)
 	$(PY) -m ifmac accuracy
 
 signoff-all: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) --clock-ns $(CLOCK_NS) --signoff-all
+	$(PY) -m ifmac synth --jobs $(JOBS) $(CLOCK) --signoff-all
 	$(PY) -m ifmac accuracy
+
+# The design space between lane and fused: every format at B = 16 with
+# groups of 1, 4 and 16, each with timing, gate-level simulation and power;
+# area, energy per MAC and latency at one common clock in
+# build/family/area.md. Long: every lane MAC's gate-level model.
+family: $(STAMP)
+	$(PY) -m ifmac synth --family --jobs $(JOBS) $(CLOCK) -o build/family
 
 # Accuracy on realistic data joined with the cost in build/synth/area.json.
 accuracy: $(STAMP)

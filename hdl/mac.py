@@ -302,7 +302,8 @@ class Accumulate(wiring.Component):
                      self.out_status.eq(v["status"])]
 
         for g in range(groups):
-            accs = [Signal(32, name=f"acc{g}_{j}") for j in range(k)]
+            # No reset: a segment's first beat into a partial adds to -0.
+            accs = [Signal(32, name=f"acc{g}_{j}", reset_less=True) for j in range(k)]
             current = accs[0]
             for j in range(1, k):
                 current = Mux(slot == j, accs[j], current)

@@ -258,18 +258,20 @@ def cmd_merge(args) -> int:
 def cmd_synth(args) -> int:
     from pathlib import Path
     from ifmac.synth import report
-    configs = report.DEFAULT_SYNTH_CONFIGS
-    if args.format or args.arch or args.block_size:
-        configs = list(dict.fromkeys((args.format or f, args.arch or a, args.block_size or b)
-                                     for f, a, b in configs))
+    configs = _selected(report.FAMILY_CONFIGS if args.family else report.DEFAULT_SYNTH_CONFIGS,
+                        args)
     if args.liberty and args.no_liberty:
         raise InputError("--liberty and --no-liberty exclude each other")
-    if not args.clock_ns > 0:
+    if args.clock_ns is not None and not args.clock_ns > 0:
         raise InputError(f"--clock-ns {args.clock_ns:g}; expected a period in ns above 0")
     parts = tuple(p for p in report.PARTS if not getattr(args, f"no_{p}"))
+    # A clock given is a target: each configuration is pipelined until it
+    # meets it (unless --pipeline or --interleave says how).
+    target = args.clock_ns is not None and args.pipeline is None and args.interleave is None
     return report.run(configs, args.jobs, Path(args.output), args.liberty,
                       baselines=not args.no_baseline, use_liberty=not args.no_liberty,
-                      parts=parts, clock_ns=args.clock_ns, every=args.signoff_all)
+                      parts=parts, clock_ns=args.clock_ns or report.signoff.DEFAULT_CLOCK_NS,
+                      every=args.signoff_all, gate_all=args.family, target=target)
 
 
 def cmd_accuracy(args) -> int:
@@ -403,8 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generic CMOS figures only (no area in um^2, no delay)")
     y.add_argument("--no-baseline", action="store_true",
                    help="do not add the nvfp4 configurations for the ratios")
-    y.add_argument("--clock-ns", type=float, default=10.0, metavar="NS",
-                   help="clock period for timing and power (default 10)")
+    y.add_argument("--clock-ns", type=float, default=None, metavar="NS",
+                   help="a clock target: each configuration becomes the shortest pipeline "
+                        "(optional cuts, then interleave) that meets it in OpenSTA, and is "
+                        "reported at it (with --pipeline or --interleave: only the clock). "
+                        "Default: no target, timing and power at 10 ns")
+    y.add_argument("--family", action="store_true",
+                   help="every format at B = 16 with group sizes 1, 4 and 16 (lane, g4, "
+                        "fused), each simulated at gate level with its power")
     y.add_argument("--no-timing", action="store_true", help="skip OpenSTA timing")
     y.add_argument("--no-gls", action="store_true", help="skip the gate-level simulation")
     y.add_argument("--no-power", action="store_true", help="skip the power runs")

@@ -294,7 +294,7 @@ class AmaranthBackend(Backend):
     def _simulate(self, stim, vcd: Path | None = None) -> Results:
         from amaranth.hdl import ClockDomain, Module
         from amaranth.sim import Simulator
-        dut = MAC(self.dut.fmt, self.dut.arch, self.dut.block_size, self.dut.pipeline)
+        dut = MAC(self.dut.config)
         m = Module()
         m.domains.sync = cd = ClockDomain("sync")
         m.submodules.mac = dut

@@ -23,6 +23,7 @@ from ifmac.golden.codec import rules_for
 from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.golden.model import ARCHS
 
+from . import report
 from .report import pair_cost
 
 __all__ = ["run", "join", "COMPARED"]
@@ -40,7 +41,7 @@ def _load_costs(area_json: Path) -> tuple[dict, str | None]:
         return {}, None
     doc = json.loads(area_json.read_text())
     metric = "area_um2" if doc.get("liberty") else "transistors"
-    return {(r["format"], r["arch"], r["block_size"]): r for r in doc["configurations"]}, metric
+    return report.unpipelined(doc["configurations"]), metric
 
 
 def join(accuracy, costs: dict, metric: str | None) -> list[dict]:

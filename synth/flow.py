@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ifmac.golden.config import Config
 from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import MAC, STAGES
 from ifmac.hdl.verilog import convert_rtlil
@@ -79,6 +80,16 @@ class Result:
     power: list[dict] | None = None
     #: Seconds per signoff part (progress output; not in the reports).
     part_seconds: dict[str, float] = field(default_factory=dict)
+    #: The rest of the Config: register cuts as the CLI spells them,
+    #: interleave, and the latency in cycles they give.
+    pipeline: str = "0"
+    interleave: int = 1
+    latency: int = 2
+
+    @property
+    def config(self) -> Config:
+        return Config.make(self.format, self.arch, self.block_size, self.pipeline,
+                           self.interleave)
 
 
 def yosys_tool() -> str:
@@ -191,8 +202,12 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
     scripts, library, tool) is read, not run again: `make signoff` after
     `make synth` reuses its netlists."""
     with_lib = liberty is not None
-    stage_modules = [f"{dut.name}.{s}" for s in STAGES]
-    modules = dict(zip(STAGES, stage_modules)) | {OTHER_STAGE: dut.name}
+    # Amaranth leaves out a stage without logic (the tree of a single
+    # accumulator): it has no figures to report, all of them 0.
+    present = set(re.findall(r"^module \\(\S+)", netlist, re.M))
+    empty = [s for s in STAGES if f"{dut.name}.{s}" not in present]
+    stage_modules = [f"{dut.name}.{s}" for s in STAGES if s not in empty]
+    modules = {s: f"{dut.name}.{s}" for s in STAGES if s not in empty} | {OTHER_STAGE: dut.name}
     inputs = {"mac.il": netlist, "flow.ys": _script(dut.name, stage_modules, modules, with_lib)}
     inputs |= {name: _template_text(name) for name in ("generic.abc", "liberty.abc")}
     key = hashlib.sha256("\0".join([*inputs.values(), tool, Path(liberty).read_text()
@@ -211,6 +226,9 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
 
     total = _figures(work, "total", {"total": dut.name}, with_lib)["total"]
     stages = _figures(work, "stages", modules, with_lib)
+    stages |= {s: Figures(0, 0, 0, 0.0 if with_lib else None, 0.0 if with_lib else None)
+               for s in empty}
+    stages = {s: stages[s] for s in (*STAGES, OTHER_STAGE)}
     lost = [tag for tag, f in ({"total": total} | stages).items()
             if f.logic_depth is None or (with_lib and f.delay_ps is None)]
     if lost and tool != "yowasp":
@@ -225,14 +243,15 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
     return total, stages
 
 
-def synthesize(fmt: str, arch: str, block_size: int, out_dir: Path,
-               liberty: Path | None = None, tool: str | None = None) -> Result:
+def synthesize(config: Config, out_dir: Path, liberty: Path | None = None,
+               tool: str | None = None) -> Result:
     """Flat and per-stage figures of one configuration, from out_dir/<module>/."""
     tool = tool or yosys_tool()
     t0 = time.perf_counter()
-    dut = MAC(fmt, arch, block_size)
+    dut = MAC(config)
     netlist = convert_rtlil(dut, dut.name)
     total, stages = _run(dut, netlist, Path(out_dir) / dut.name, liberty, tool)
-    return Result(dut.fmt.name, arch, block_size, dut.name, total, stages,
+    return Result(config.format.name, config.arch, config.block_size, dut.name, total, stages,
                   liberty.name if liberty is not None else None, tool,
-                  round(time.perf_counter() - t0, 1))
+                  round(time.perf_counter() - t0, 1), pipeline=config.pipeline,
+                  interleave=config.interleave, latency=config.latency)

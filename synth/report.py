@@ -16,13 +16,15 @@ times are printed.
 from __future__ import annotations
 
 import json
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
 from ifmac.golden.formats import FORMAT_NAMES, get_format
-from ifmac.golden.model import ARCHS
+from ifmac.golden.config import ARCHS, INTERLEAVES, Config, check_arch
+from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import STAGES
 
 from . import signoff
@@ -39,7 +41,12 @@ BASELINES = (BASELINE, MX_BASELINE)
 
 #: `make synth`: every format x both archs at its own block size (MX 32,
 #: the others 16); with_baselines adds nvfp4 at 32 and mxfp4 at 16.
-DEFAULT_SYNTH_CONFIGS = [(f, a, get_format(f).block_size) for f in FORMAT_NAMES for a in ARCHS]
+DEFAULT_SYNTH_CONFIGS = [Config.make(f, a) for f in FORMAT_NAMES for a in ARCHS]
+
+#: `make family` (--family): the design space between lane and fused, every
+#: format at B = 16 with groups of 1, 4 and 16.
+FAMILY_GROUPS = (1, 4, 16)
+FAMILY_CONFIGS = [Config.make(f, g, 16) for f in FORMAT_NAMES for g in FAMILY_GROUPS]
 
 REPORT_STAGES = (*STAGES, OTHER_STAGE)
 
@@ -53,12 +60,24 @@ def fp_baseline(fmt: str) -> str | None:
     return get_format(fmt).cost_baseline
 
 
-def with_baselines(configs) -> list[tuple[str, str, int]]:
-    """`configs` plus the nvfp4 and mxfp4 configurations of each (arch,
-    block size) they use, so that every record has its ratios."""
+def with_baselines(configs: list[Config]) -> list[Config]:
+    """`configs` plus the nvfp4 and mxfp4 configurations of the same shape
+    (group, block size, pipeline), so that every record has its ratios."""
     configs = list(dict.fromkeys(configs))
-    extra = [(base, a, b) for _, a, b in configs for base in BASELINES]
+    extra = [c.replace(fmt=base) for c in configs for base in BASELINES]
     return list(dict.fromkeys(configs + extra))
+
+
+def record_key(r) -> tuple:
+    """What identifies a record (a Result or its area.json dict)."""
+    get = r.get if isinstance(r, dict) else lambda k: getattr(r, k)
+    return (get("format"), get("arch"), get("block_size"), get("pipeline"), get("interleave"))
+
+
+def unpipelined(records: list[dict]) -> dict:
+    """{(format, arch, block size): record} of the records without optional
+    cuts or interleave: what the area tables compare."""
+    return {k[:3]: r for r in records for k in [record_key(r)] if k[3:] == ("0", 1)}
 
 
 def _ratio(x, y):
@@ -94,15 +113,15 @@ STAGE_POWER_SKIPPED = ("power per stage runs for the fused MACs only; --signoff-
                        "model each, 3-8 minutes of compilation)")
 
 
-def gate_level(fmt: str, arch: str, block_size: int, every: bool) -> bool:
+def gate_level(config: Config, every: bool) -> bool:
     """Whether a configuration's netlist is simulated and its power measured."""
-    return (every or arch != "lane"
-            or (fmt in SIGNOFF_LANES and block_size == SIGNOFF_LANE_BLOCK))
+    return (every or config.group > 1
+            or (config.format.name in SIGNOFF_LANES and config.block_size == SIGNOFF_LANE_BLOCK))
 
 
-def stage_power(arch: str, every: bool) -> bool:
+def stage_power(config: Config, every: bool) -> bool:
     """Whether a configuration's power is split per stage."""
-    return every or arch != "lane"
+    return every or config.arch == "fused"
 
 
 def _metric(r: Result, m: str):
@@ -120,24 +139,24 @@ def _ratios(r: Result, base: Result | None) -> dict:
 
 def report_records(results: list[Result]) -> list[dict]:
     """Records for area.json, in registry order, with the ratios."""
-    by_key = {(r.format, r.arch, r.block_size): r for r in results}
+    by_key = {record_key(r): r for r in results}
     order = {name: i for i, name in enumerate(FORMAT_NAMES)}
     records = []
-    for r in sorted(results, key=lambda r: (r.block_size, ARCHS.index(r.arch), order[r.format])):
+    for r in sorted(results, key=lambda r: (r.block_size, -r.config.groups, r.latency,
+                                            r.pipeline, r.interleave, order[r.format])):
         rec = asdict(r)
         del rec["seconds"], rec["ratios"], rec["yosys"], rec["liberty"], rec["part_seconds"]
         rec["stage_sum"] = {m: _stage_sum(r, m) for m in METRICS if m != "logic_depth"
                             and m != "delay_ps"}
-        rec["ratio_to_nvfp4"] = _ratios(r, by_key.get((BASELINE, r.arch, r.block_size)))
-        rec["ratio_to_mxfp4"] = _ratios(r, by_key.get((MX_BASELINE, r.arch, r.block_size)))
+        key = record_key(r)
+        rec["ratio_to_nvfp4"] = _ratios(r, by_key.get((BASELINE, *key[1:])))
+        rec["ratio_to_mxfp4"] = _ratios(r, by_key.get((MX_BASELINE, *key[1:])))
         own = fp_baseline(r.format)
         rec["fp_baseline"] = own
-        rec["ratio_to_fp_baseline"] = (_ratios(r, by_key.get((own, r.arch, r.block_size)))
-                                       if own else None)
-        other = "fused" if r.arch == "lane" else "lane"
-        twin = by_key.get((r.format, other, r.block_size))
-        rec["ratio_fused_to_lane"] = (None if twin is None else
-                                      _ratios(*((r, twin) if r.arch == "fused" else (twin, r))))
+        rec["ratio_to_fp_baseline"] = (_ratios(r, by_key.get((own, *key[1:]))) if own else None)
+        ends = [by_key.get((r.format, a, *key[2:])) for a in ARCHS]
+        rec["ratio_fused_to_lane"] = (None if None in ends or r.arch not in ARCHS
+                                      else _ratios(ends[1], ends[0]))
         records.append(rec)
     return records
 
@@ -195,7 +214,7 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
                      f"{_fmt_ratio(r['ratio_to_nvfp4']['delay_ps'])} |")
     lines.append("")
 
-    by_key = {(r["format"], r["arch"], r["block_size"]): r for r in records}
+    by_key = unpipelined(records)
     lines += _families(by_key, main, main_name)
     for b in sorted({r["block_size"] for r in records}):
         fmts = [f for f in FORMAT_NAMES if any((f, a, b) in by_key for a in ARCHS)]
@@ -276,6 +295,72 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
                 lines.append("| " + " | ".join(row) + " |")
             lines.append("")
     return "\n".join(lines)
+
+
+def common_clock(records: list[dict]) -> float | None:
+    """The shortest clock period (ns, rounded up to 0.1) that every record's
+    OpenSTA timing meets; None when a record has no timing."""
+    if not records or any(not r["timing"] for r in records):
+        return None
+    return math.ceil(max(1000 / r["timing"]["fmax_mhz"] for r in records) * 10 - 1e-9) / 10
+
+
+def energy_at(rec: dict, clock_ns: float) -> float | None:
+    """Energy per MAC (realistic data) at another clock: the switching and
+    internal energy per beat is the gate-level run's, the leakage energy
+    grows with the period (leakage power x cycles x period)."""
+    if not rec["power"]:
+        return None
+    p = rec["power"][0]
+    leak_pj = p["leakage_mw"] * (clock_ns - p["clock_ns"]) * p["cycles"]
+    return p["energy_pj_per_mac"] + leak_pj / (p["beats"] * rec["block_size"])
+
+
+def common_clock_rows(records: list[dict], clock_ns: float, main: str) -> list[dict]:
+    """Per record at `clock_ns`: latency in cycles and ns, area (per element
+    pair), energy per MAC, and both relative to the nvfp4 MAC of the same
+    group, block size and pipeline."""
+    by_key = {record_key(r): r for r in records}
+    rows = []
+    for r in records:
+        base = by_key.get((BASELINE, *record_key(r)[1:]))
+        energy = energy_at(r, clock_ns)
+        base_energy = energy_at(base, clock_ns) if base else None
+        rows.append({
+            "configuration": r["top"], "format": r["format"], "block_size": r["block_size"],
+            "group": check_arch(r["arch"], r["block_size"]), "pipeline": r["pipeline"],
+            "interleave": r["interleave"], "latency_cycles": r["latency"],
+            "latency_ns": round(r["latency"] * clock_ns, 1), "fmax_mhz": r["timing"]["fmax_mhz"],
+            main: r["total"][main], "per_pair": r["total"][main] / r["block_size"],
+            f"{main}_vs_nvfp4": r["ratio_to_nvfp4"][main],
+            "energy_pj_per_mac": None if energy is None else round(energy, 4),
+            "energy_vs_nvfp4": _ratio(energy, base_energy)})
+    return rows
+
+
+def _common_clock_markdown(rows: list[dict], clock_ns: float | None, main: str,
+                           main_name: str) -> list[str]:
+    if clock_ns is None:
+        return ["## At one common clock", "",
+                "- no common clock: OpenSTA timing did not run for every configuration.", ""]
+    lines = [f"## At one common clock: {clock_ns:g} ns", "",
+             f"The shortest period that every configuration here meets (OpenSTA). Latency "
+             f"from a segment's last beat to its result; energy per MAC on the realistic "
+             f"data at {clock_ns:g} ns (the gate-level run's switching and internal energy, "
+             f"leakage over this period); ratios to the nvfp4 MAC of the same group, block "
+             f"size and pipeline. \"-\": no gate-level power run for that configuration.", ""]
+    head = ["configuration", "G", "pipeline", "latency cycles", "latency ns", "fmax MHz",
+            main_name, f"{main_name} / pair", f"{main_name} / nvfp4", "pJ/MAC", "pJ/MAC / nvfp4"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        spec = r["pipeline"] + (f", i{r['interleave']}" if r["interleave"] > 1 else "")
+        lines.append("| " + " | ".join([
+            r["configuration"], str(r["group"]), spec, str(r["latency_cycles"]),
+            _fmt_num(r["latency_ns"], 1), _fmt_num(r["fmax_mhz"], 1), _fmt_num(r[main]),
+            _fmt_num(r["per_pair"]), _fmt_ratio(r[f"{main}_vs_nvfp4"]),
+            _fmt_num(r["energy_pj_per_mac"], 3), _fmt_ratio(r["energy_vs_nvfp4"])]) + " |")
+    lines.append("")
+    return lines
 
 
 def pair_cost(by_key: dict, fmt: str, arch: str, block_size: int, metric: str | None) -> dict:
@@ -459,14 +544,19 @@ def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
                   clock_ns: float = signoff.DEFAULT_CLOCK_NS) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     records = report_records(results)
+    main, main_name = _main_metric(liberty)
+    common = common_clock(records)
+    rows = common_clock_rows(records, common, main) if common else []
     doc = {"tool": f"yosys ({tool})", "liberty": liberty,
            "metrics": list(METRICS), "signoff_metrics": list(SIGNOFF_METRICS),
            "stages": list(REPORT_STAGES), "baseline": BASELINE,
-           "not_run": missing or {}, "configurations": records}
+           "not_run": missing or {}, "configurations": records,
+           "common_clock": {"clock_ns": common, "rows": rows}}
     paths = [out_dir / "area.json", out_dir / "area.md"]
     paths[0].write_text(json.dumps(doc, indent=1) + "\n")
     paths[1].write_text(_markdown(records, liberty, tool) + "\n"
-                        + _signoff_markdown(records, missing or {}, clock_ns))
+                        + "\n".join(_common_clock_markdown(rows, common, main, main_name))
+                        + "\n" + _signoff_markdown(records, missing or {}, clock_ns))
     if _area_chart(records, out_dir / "area.png", liberty):
         paths.append(out_dir / "area.png")
     if _energy_chart(records, out_dir / "energy.png"):
@@ -474,29 +564,59 @@ def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
     return paths
 
 
+def ladder(config: Config) -> list[Config]:
+    """The pipelines a clock target tries, shortest first: 0 to every
+    optional cut (Config.cut_order), then every cut with interleave 2 and 4."""
+    flat = config.replace(pipeline=0, interleave=1)
+    return ([flat.replace(pipeline=n) for n in range(len(flat.cut_order()) + 1)]
+            + [flat.replace(pipeline="max", interleave=k) for k in INTERLEAVES[1:]])
+
+
+def fit(config: Config, clock_ns: float, out_dir: Path, liberty: Path, tool: str,
+        sta: Path) -> Result:
+    """The first configuration of `ladder(config)` whose OpenSTA timing
+    meets `clock_ns`, by bisection (it assumes that a deeper pipeline is
+    never slower); the deepest one tried when none does (negative WNS)."""
+    steps = ladder(config)
+    lo, hi, tried, best = 0, len(steps) - 1, {}, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        r = synthesize(steps[mid], out_dir, liberty, tool)
+        r.timing = asdict(signoff.timing(sta, liberty, out_dir / r.top, r.top, clock_ns))
+        tried[mid] = r
+        met = r.timing["wns_ns"] >= 0
+        print(f"  {config.label} at {clock_ns:g} ns: try {r.config.label}, fmax "
+              f"{r.timing['fmax_mhz']:.1f} MHz, {'meets' if met else 'misses'}", flush=True)
+        if met:
+            best, hi = r, mid - 1
+        else:
+            lo = mid + 1
+    return best or tried[max(tried)]
+
+
 def _signoff(r: Result, out_dir: Path, parts: tuple[str, ...], tools: dict,
-             clock_ns: float, every: bool) -> Result:
+             clock_ns: float, every: bool, gate_all: bool = False) -> Result:
     """The signoff parts of one synthesized configuration, in its folder."""
     from ifmac.hdl.mac import MAC, used
     work = out_dir / r.top
-    dut = used(MAC(r.format, r.arch, r.block_size))   # its parameters, not its RTL
+    dut = used(MAC(r.config))   # its parameters, not its RTL
     def timed(part, fn):
         t0 = time.perf_counter()
         value = fn()
         r.part_seconds[part] = round(time.perf_counter() - t0)
         return value
 
-    if "timing" in parts:
+    if "timing" in parts and r.timing is None:
         r.timing = timed("timing", lambda: asdict(signoff.timing(
             tools["sta"], tools["liberty"], work, r.top, clock_ns)))
-    if not gate_level(r.format, r.arch, r.block_size, every):
+    if not gate_level(r.config, every or gate_all):
         return r
     if "gls" in parts:
         r.gls = timed("gls", lambda: signoff.gls(dut, work, tools["cells"]))
     if "power" in parts:
         r.power = timed("power", lambda: signoff.power_runs(
             dut, work, tools["cells"], tools["liberty"], clock_ns,
-            stages=stage_power(r.arch, every)))
+            stages=stage_power(r.config, every)))
     return r
 
 
@@ -527,7 +647,7 @@ def _progress(k: int, n: int, r: Result) -> str:
     t = r.total
     lib = (f", {_fmt_num(t.area_um2)} um^2, {_fmt_num(t.delay_ps)} ps"
            if t.area_um2 is not None else "")
-    line = (f"[{k:2d}/{n}] {r.format} {r.arch} b{r.block_size}: {t.cells:,} cells, "
+    line = (f"[{k:2d}/{n}] {r.config.label}: {t.cells:,} cells, "
             f"{t.transistors:,} transistors, depth {_fmt_num(t.logic_depth)}{lib}")
     if r.timing:
         line += f"; fmax {r.timing['fmax_mhz']:.1f} MHz"
@@ -541,11 +661,15 @@ def _progress(k: int, n: int, r: Result) -> str:
 
 def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
         baselines: bool = True, use_liberty: bool = True, parts: tuple[str, ...] = PARTS,
-        clock_ns: float = signoff.DEFAULT_CLOCK_NS, every: bool = False) -> int:
+        clock_ns: float = signoff.DEFAULT_CLOCK_NS, every: bool = False,
+        gate_all: bool = False, target: bool = False) -> int:
     """Synthesize `configs` (plus their nvfp4 and mxfp4 baselines) and run
     the signoff `parts` on each (gate-level simulation and power on the
     `gate_level` ones; all with `every`), print progress and write the
-    reports. Exit status 1 when the gate-level simulation of any
+    reports. `every` runs every gate-level simulation and power split per
+    stage, `gate_all` every gate-level simulation (power unsplit); with
+    `target`, each configuration is the first of its `ladder` to meet
+    `clock_ns`. Exit status 1 when the gate-level simulation of any
     configuration mismatched."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -560,25 +684,28 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
         print(YOWASP_NOTE, flush=True)
     parts, missing, tools = _signoff_tools(liberty, tuple(parts))
     gate_parts = {"gls", "power"} & set(parts)
-    if gate_parts and not all(gate_level(*c, every) for c in configs):
+    if target and "timing" not in parts:
+        raise InputError(f"a clock target needs OpenSTA timing: {missing.get('timing')}")
+    if gate_parts and not all(gate_level(c, every or gate_all) for c in configs):
         missing["gate-level simulation and power of the other lane MACs"] = GATE_LEVEL_SKIPPED
         print(GATE_LEVEL_SKIPPED, flush=True)
-    if "power" in parts and not all(stage_power(a, every) for _, a, _ in configs):
+    if "power" in parts and not all(stage_power(c, every) for c in configs):
         missing["power per stage of the lane MACs"] = STAGE_POWER_SKIPPED
         print(STAGE_POWER_SKIPPED, flush=True)
 
-    def one(f, a, b):
-        r = synthesize(f, a, b, out_dir, liberty, tool)
+    def one(c):
+        r = (fit(c, clock_ns, out_dir, liberty, tool, tools["sta"]) if target
+             else synthesize(c, out_dir, liberty, tool))
         t1 = time.perf_counter()
-        r = _signoff(r, out_dir, parts, tools, clock_ns, every) if parts else r
+        r = _signoff(r, out_dir, parts, tools, clock_ns, every, gate_all) if parts else r
         r.seconds = round(r.seconds + time.perf_counter() - t1, 1)
         return r
 
     # Biggest first, so the parallel jobs finish together.
-    order = sorted(configs, key=lambda c: (c[1] != "lane", -c[2]))
+    order = sorted(configs, key=lambda c: (-c.groups * c.block_size // 16, -c.block_size))
     results = []
     with ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(one, f, a, b): (f, a, b) for f, a, b in order}
+        futures = {pool.submit(one, c): c for c in order}
         try:
             for k, fut in enumerate(as_completed(futures), 1):
                 r = fut.result()

@@ -9,6 +9,7 @@ import pytest
 from ifmac.cli import main
 from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.hdl.mac import STAGES
+from ifmac.golden.config import Config
 from ifmac.synth import flow, report
 from ifmac.synth.liberty import find_liberty
 
@@ -37,7 +38,11 @@ def test_smoke_generic_structure_and_reproducible(tmp_path, capsys):
         assert t["area_um2"] is None and t["delay_ps"] is None
         assert list(r["stages"]) == [*STAGES, flow.OTHER_STAGE]
         for s, fig in r["stages"].items():
-            assert fig["cells"] > 0 and fig["transistors"] > 0, s
+            # fused: the exact sum is `group`; one accumulator, no tree.
+            if s == "reduce":
+                assert fig["cells"] == 0 and fig["transistors"] == 0
+            else:
+                assert fig["cells"] > 0 and fig["transistors"] > 0, s
         assert r["stage_sum"]["transistors"] == sum(f["transistors"]
                                                     for f in r["stages"].values())
         # The per-stage run cannot optimize across stages: never smaller.
@@ -65,9 +70,10 @@ def test_liberty_area_and_delay(tmp_path):
     lib, how = find_liberty()       # fetched into build/ on first use
     if lib is None:
         pytest.skip(how)
-    r = flow.synthesize(*SMALL, tmp_path, lib)
+    r = flow.synthesize(Config.make(*SMALL), tmp_path, lib)
     assert r.total.area_um2 > 10_000 and r.total.delay_ps > 1_000
-    assert all(f.area_um2 > 0 for f in r.stages.values())
+    assert all(f.area_um2 > 0 for s, f in r.stages.items() if s != "reduce")
+    assert r.stages["reduce"].area_um2 == 0      # fused: no tree
     # The critical path runs through at least the slowest stage.
     assert r.total.delay_ps >= 0.9 * max(f.delay_ps for f in r.stages.values())
 
@@ -116,17 +122,37 @@ def test_yowasp_fallback(tmp_path, monkeypatch, capsys):
 def test_baselines_and_fp_baseline():
     assert report.fp_baseline("if3") == "nvfp3" and report.fp_baseline("if4") == "nvfp4"
     assert report.fp_baseline("if6_e3m2") == "nvfp6_e3m2" and report.fp_baseline("nvfp4") is None
-    assert report.with_baselines([("if4", "lane", 8), ("if3", "lane", 8)]) == [
-        ("if4", "lane", 8), ("if3", "lane", 8), ("nvfp4", "lane", 8), ("mxfp4", "lane", 8)]
+    c = Config.make
+    assert report.with_baselines([c("if4", "lane", 8), c("if3", "lane", 8, "max", 2)]) == [
+        c("if4", "lane", 8), c("if3", "lane", 8, "max", 2), c("nvfp4", "lane", 8),
+        c("mxfp4", "lane", 8), c("nvfp4", "lane", 8, "max", 2), c("mxfp4", "lane", 8, "max", 2)]
     assert len(report.DEFAULT_SYNTH_CONFIGS) == 2 * len(FORMAT_NAMES)
-    assert ("mxfp4", "lane", 32) in report.DEFAULT_SYNTH_CONFIGS
-    assert ("nvint4", "fused", 16) in report.DEFAULT_SYNTH_CONFIGS
-    # make signoff: every fused MAC; lanes of the 4-bit formats at B = 16.
-    assert report.gate_level("mxfp6_e3m2", "fused", 32, False)
-    assert report.gate_level("nvint4", "lane", 16, False)
-    assert not report.gate_level("mxfp4", "lane", 32, False)
-    assert not report.gate_level("if3", "lane", 16, False)
-    assert report.gate_level("if3", "lane", 16, True)
+    assert c("mxfp4", "lane", 32) in report.DEFAULT_SYNTH_CONFIGS
+    assert c("nvint4", "fused", 16) in report.DEFAULT_SYNTH_CONFIGS
+    assert len(report.FAMILY_CONFIGS) == 3 * len(FORMAT_NAMES)
+    # make signoff: every grouped MAC; lanes of the 4-bit formats at B = 16.
+    assert report.gate_level(c("mxfp6_e3m2", "fused", 32), False)
+    assert report.gate_level(c("if3", "g4", 16), False)
+    assert report.gate_level(c("nvint4", "lane", 16), False)
+    assert not report.gate_level(c("mxfp4", "lane", 32), False)
+    assert not report.gate_level(c("if3", "lane", 16), False)
+    assert report.gate_level(c("if3", "lane", 16), True)
+
+
+def test_clock_target_ladder_and_common_clock():
+    """A clock target tries 0 .. every optional cut, then interleave 2 and 4;
+    the common clock is the slowest configuration's period, rounded up."""
+    steps = report.ladder(Config.make("if4", "lane", 16, 3, 2))
+    assert [s.pipeline for s in steps[:3]] == ["0", "accumulate", "accumulate,tree:2"]
+    assert steps[7].pipeline == "max" and steps[7].interleave == 1
+    assert [(s.pipeline, s.interleave) for s in steps[8:]] == [("max", 2), ("max", 4)]
+    recs = [{"timing": {"fmax_mhz": 1000 / 118.61}}, {"timing": {"fmax_mhz": 50.0}}]
+    assert report.common_clock(recs) == 118.7
+    assert report.common_clock(recs + [{"timing": None}]) is None
+    rec = {"block_size": 16, "power": [{"clock_ns": 10.0, "leakage_mw": 0.001, "cycles": 1000,
+                                        "beats": 500, "energy_pj_per_mac": 2.0}]}
+    # 0.001 mW x 10 ns more x 1000 cycles = 10 pJ over 500 x 16 MACs.
+    assert report.energy_at(rec, 20.0) == pytest.approx(2.0 + 10 / 8000)
 
 
 def test_script_template_fills_every_placeholder():
