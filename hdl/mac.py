@@ -58,7 +58,7 @@ DEFAULT_CONFIGS = ([Config.make(f, a) for f in FORMAT_NAMES for a in ARCHS] +
                    [Config.make(f, a, b) for f in ("if4", "nvfp4") for a in ARCHS
                     for b in (8, 32)])
 
-#: binary32 -0: the identity of FP32 addition, an empty accumulator.
+#: binary32 -0: the identity of FP32 addition, a partial no beat reached.
 NEG_ZERO = 0x80000000
 
 
@@ -258,9 +258,10 @@ class Multiply(wiring.Component):
 
 class Accumulate(wiring.Component):
     """accumulate: per group `interleave` (k) partial FP32 accumulators. Beat
-    n of a segment adds into partial n mod k (from -0 on its first beat)
-    through an adder with k - 1 internal registers, so its result is written
-    back k cycles later, just before that partial's next beat can arrive.
+    n of a segment adds into partial n mod k (its first beat replaces it:
+    -0 + m = m) through an adder with k - 1 internal registers, so its
+    result is written back k cycles later, just before that partial's next
+    beat can arrive.
     The outputs follow k - 1 cycles behind the inputs: `partials` are every
     partial with the leaving beat's sum in place (-0 for those the segment
     has not reached), `status` the segment's flags so far."""
@@ -293,26 +294,31 @@ class Accumulate(wiring.Component):
             slot = Mux(first, 0, slot_next)
             with m.If(self.valid):
                 m.d.sync += slot_next.eq(Mux(slot == k - 1, 0, slot + 1))
-        # The control travels k - 1 registers, as the adders' data do.
+        # The control travels k - 1 registers, as the adders' data do, and
+        # so do the terms: a partial's first beat is its term (-0 + m = m),
+        # picked after the adder, where the select's fan-out to every lane
+        # is off the accumulation loop's path.
         v = {"valid": self.valid, "last": self.last, "status": status_now,
-             "slot": slot, "used": Mux(before == k, k, before + 1)}
+             "slot": slot, "used": Mux(before == k, k, before + 1), "fresh": before < k,
+             "m": self.m}
         for i in range(k - 1):
             v = cut(m, v, f"acc_pipe{i}")
         m.d.comb += [self.out_valid.eq(v["valid"]), self.out_last.eq(v["last"]),
                      self.out_status.eq(v["status"])]
 
         for g in range(groups):
-            # No reset: a segment's first beat into a partial adds to -0.
+            # No reset: a partial's first beat in a segment replaces it.
             accs = [Signal(32, name=f"acc{g}_{j}", reset_less=True) for j in range(k)]
             current = accs[0]
             for j in range(1, k):
                 current = Mux(slot == j, accs[j], current)
             m.submodules[f"acc{g}_add"] = add = Float32Adder(pipeline=k - 1)
-            m.d.comb += [add.a.eq(Mux(before < k, NEG_ZERO, current)), add.b.eq(self.m[g])]
+            m.d.comb += [add.a.eq(current), add.b.eq(self.m[g])]
+            total = Mux(v["fresh"], v["m"][g], add.result)
             for j, acc in enumerate(accs):
                 with m.If(v["valid"] & (v["slot"] == j)):
-                    m.d.sync += acc.eq(add.result)
-                part = Mux(v["slot"] == j, add.result, acc)
+                    m.d.sync += acc.eq(total)
+                part = Mux(v["slot"] == j, total, acc)
                 m.d.comb += self.partials[g * k + j].eq(Mux(v["used"] > j, part, NEG_ZERO))
         return m
 
