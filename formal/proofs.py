@@ -43,7 +43,8 @@ def _fused_converter(pipeline: int) -> FixedToFloat32:
     """FixedToFloat32 at the widths the fused if4 b16 MAC uses it: the dot
     product's width and 2 * frac_bits fraction bits."""
     mac = harness.used(MAC("if4", "fused", 16))
-    return FixedToFloat32(mac.dot_width, 2 * mac.fmt.frac_bits, pipeline=pipeline)
+    mac.elaborate(None)
+    return FixedToFloat32(len(mac.probes["dot"]), 2 * mac.fmt.frac_bits, pipeline=pipeline)
 
 
 #: FP32 units and the pipeline depths whose equivalence to the
@@ -216,7 +217,7 @@ def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
     datapath = [f for f in FORMAT_NAMES if named or f not in DATAPATH_TWINS]
     proofs = [Proof("datapath", f, "fused", b) for f in datapath for b in BLOCK_SIZES]
     proofs += [Proof("datapath", f, "lane", 16) for f in datapath]
-    proofs += [Proof("control", f, a, b) for f, a, b in DEFAULT_CONFIGS]
+    proofs += [Proof("control", c.format.name, c.arch, c.block_size) for c in DEFAULT_CONFIGS]
     proofs += [Proof("control", f, a, b, p) for f, a, b, p in PIPELINED_CONTROL]
     proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
     proofs.append(Proof("fp_unit", unit="adder_commutes"))

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
+from ifmac.golden.config import Config
 from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.golden.vectors import random_beats
 from ifmac.hdl.mac import MAC
@@ -154,7 +155,7 @@ def _units(path):
 def test_shards_merge_to_the_whole(tmp_path, capsys):
     """Two shards are disjoint, together cover every unit, and merge into the
     table of one unsharded run; JUnit XML has one test case per unit."""
-    configs = [("nvfp3", "fused", 8), ("if3", "fused", 8)]
+    configs = [Config.make("nvfp3", "fused", 8), Config.make("if3", "fused", 8)]
     kw = dict(jobs=1, beats=30_000, seed=1, backend=None, sweeps=False)
     whole = tmp_path / "whole.json"
     assert regress.regress(configs, summary_path=str(whole), **kw) == 0

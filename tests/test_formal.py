@@ -105,7 +105,7 @@ def test_formal_bad_kind_exit_2(capsys):
 @pytest.mark.parametrize("fmt,twin", sorted(proofs.DATAPATH_TWINS.items()))
 def test_datapath_twins_are_the_same_rtl(fmt, twin):
     """`make formal` proves an MX format's datapath through its NVFP twin:
-    their decode, product and reduce modules are the same Verilog, but for
+    their decode, product and group modules are the same Verilog, but for
     the module names."""
     import re
     from ifmac.hdl.verilog import convert
@@ -115,7 +115,7 @@ def test_datapath_twins_are_the_same_rtl(fmt, twin):
         text = convert(dut, dut.name)
         mods = re.findall(r"^module (\S+)(.*?)^endmodule", text, re.M | re.S)
         out = {m.split(".", 1)[1]: body.replace(dut.name, "TOP") for m, body in mods
-               if m.split(".", 1)[-1].split(" ")[0] in ("decode", "product", "reduce")}
+               if m.split(".", 1)[-1].split(" ")[0] in ("decode", "product", "group")}
         return out
     mine, theirs = stages(fmt), stages(twin)
-    assert set(mine) == {"decode", "product", "reduce"} and mine == theirs
+    assert set(mine) == {"decode", "product", "group"} and mine == theirs
