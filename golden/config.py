@@ -90,8 +90,8 @@ class Config:
 
     def replace(self, **changes) -> "Config":
         """This configuration with other parameters (make's names)."""
-        args = {"fmt": self.format, "arch": self.group, "block_size": self.block_size,
-                "pipeline": self.cuts, "interleave": self.interleave}
+        args = {"fmt": self.format, "arch": self.arch, "block_size": self.block_size,
+                "pipeline": self.pipeline, "interleave": self.interleave}
         args.update(changes)
         return Config.make(**args)
 

@@ -73,19 +73,30 @@ def _signed_width(peak: int) -> int:
     return int(peak).bit_length() + 1
 
 
+#: The control a stage carries with its data when it has latency of its
+#: own; it leaves as out_<name>.
+CONTROL = {"valid": 1, "last": 1, "status": STATUS_WIDTH}
+
+
+def _with_control(ports: dict) -> dict:
+    return ({n: In(w) for n, w in CONTROL.items()} | ports
+            | {f"out_{n}": Out(w) for n, w in CONTROL.items()})
+
+
 # --------------------------------------------------------------------------
 # Stage components
 # --------------------------------------------------------------------------
 
 class Decode(wiring.Component):
     """decode: codes -> exact fixed-point values (units of 2^-frac_bits) from
-    `table` (rows FP and, for adaptive formats, INT picked by `*_int`)."""
+    `table` (rows FP and, for adaptive formats, INT picked by bit 7 of the
+    block's scale byte)."""
 
     def __init__(self, fmt: Format, block_size: int, table: np.ndarray):
         self._fmt, self._table = fmt, table
         codes = data.ArrayLayout(fmt.bits, block_size)
         values = data.ArrayLayout(signed(_signed_width(np.abs(table).max())), block_size)
-        super().__init__({"a": In(codes), "w": In(codes), "a_int": In(1), "w_int": In(1),
+        super().__init__({"a": In(codes), "w": In(codes), "a_scale": In(8), "w_scale": In(8),
                           "a_val": Out(values), "w_val": Out(values)})
 
     def elaborate(self, platform):
@@ -93,10 +104,10 @@ class Decode(wiring.Component):
         f, table = self._fmt, self._table
         cases = [(code | (row << f.bits), int(table[row][code]))
                  for row in range(2 if f.adaptive else 1) for code in range(1 << f.bits)]
-        for codes, is_int, values in ((self.a, self.a_int, self.a_val),
-                                      (self.w, self.w_int, self.w_val)):
+        for codes, scale, values in ((self.a, self.a_scale, self.a_val),
+                                     (self.w, self.w_scale, self.w_val)):
             for i in range(len(codes)):
-                select = Cat(codes[i], is_int) if f.adaptive else codes[i]
+                select = Cat(codes[i], scale[7]) if f.adaptive else codes[i]
                 with m.Switch(select):
                     for key, value in cases[:-1]:
                         with m.Case(key):
@@ -158,12 +169,14 @@ class Scale(wiring.Component):
             ports |= {"c": Out(32)}     # the expansion constant, seen by the proofs
         super().__init__(ports)
 
+    #: Significant bits of the widest E4M3 scale (4), from the table.
+    SCALE_BITS = max(significant_bits(v) for v in _scale_table())
+
     @property
     def s_bits(self) -> int:
         """The most significant bits S can have (what the table allows): the
         width of the multiply stage's narrow operand."""
-        scale_bits = max(significant_bits(v) for v in _scale_table())
-        return SIG_BITS if self._fmt.adaptive else 2 * scale_bits
+        return SIG_BITS if self._fmt.adaptive else 2 * self.SCALE_BITS
 
     def elaborate(self, platform):
         m = Module()
@@ -197,7 +210,7 @@ class Scale(wiring.Component):
         # Every E4M3 scale is zero or a normal binary32 with at most 4
         # significant bits, and so is their exact product with at most 8
         # (2^-9 * 2^-9 is far above the binary32 subnormals).
-        scale_bits = max(significant_bits(v) for v in table)
+        scale_bits = self.SCALE_BITS
         smallest = np.array(table[1:], np.uint32).view(np.float32).min()
         if float(smallest) ** 2 < 2.0 ** -126:
             raise ValueError("S = sa * sb must stay a normal binary32 (narrow multiplier)")
@@ -268,11 +281,9 @@ class Accumulate(wiring.Component):
 
     def __init__(self, groups: int, interleave: int):
         self._k = interleave
-        ctrl = {"valid": 1, "last": 1, "status": STATUS_WIDTH}
-        super().__init__({**{n: In(w) for n, w in ctrl.items()},
-                          "m": In(data.ArrayLayout(32, groups)),
-                          **{f"out_{n}": Out(w) for n, w in ctrl.items()},
-                          "partials": Out(data.ArrayLayout(32, groups * interleave))})
+        super().__init__(_with_control({
+            "m": In(data.ArrayLayout(32, groups)),
+            "partials": Out(data.ArrayLayout(32, groups * interleave))}))
 
     def elaborate(self, platform):
         m = Module()
@@ -324,21 +335,19 @@ class Accumulate(wiring.Component):
 
 
 class Reduce(wiring.Component):
-    """reduce: the pairwise FP32 tree over `leaves` values, (0+1), (2+3),
-    ..., with a register (data and control) after each level in `cuts`."""
+    """reduce: the pairwise FP32 tree over the `leaves` partials, (0+1),
+    (2+3), ..., with a register (data and control) after each level in
+    `cuts`."""
 
     def __init__(self, leaves: int, cuts: set):
         self._cuts = cuts
-        ctrl = {"valid": 1, "last": 1, "status": STATUS_WIDTH}
-        super().__init__({**{n: In(w) for n, w in ctrl.items()},
-                          "leaves": In(data.ArrayLayout(32, leaves)),
-                          **{f"out_{n}": Out(w) for n, w in ctrl.items()},
-                          "result": Out(32)})
+        super().__init__(_with_control({"partials": In(data.ArrayLayout(32, leaves)),
+                                        "result": Out(32)}))
 
     def elaborate(self, platform):
         m = Module()
         v = {"valid": self.valid, "last": self.last, "status": self.status}
-        level = [self.leaves[i] for i in range(len(self.leaves))]
+        level = [self.partials[i] for i in range(len(self.partials))]
         depth = 0
         while len(level) > 1:
             depth += 1
@@ -468,44 +477,36 @@ Ports (clk, rst: synchronous, active-high reset):
         m.submodules.product = product = Product(decode.a_val.shape().elem_shape, B, peak * peak)
         m.submodules.scale = scale = Scale(f)
         m.submodules.group = group = Group(product.p.shape().elem_shape, B, c.group)
-        m.submodules.multiply = multiply = Multiply(f, group.d.shape().elem_shape, c.groups,
-                                                    2 * f.frac_bits, scale.s_bits)
-        m.submodules.accumulate = acc = Accumulate(c.groups, c.interleave)
-        m.submodules.reduce = red = Reduce(c.groups * c.interleave,
-                                           {int(x[5:]) for x in c.cuts if x.startswith("tree:")})
+        m.submodules.multiply = Multiply(f, group.d.shape().elem_shape, c.groups,
+                                         2 * f.frac_bits, scale.s_bits)
+        m.submodules.accumulate = Accumulate(c.groups, c.interleave)
+        m.submodules.reduce = Reduce(c.groups * c.interleave,
+                                     {int(x[5:]) for x in c.cuts if x.startswith("tree:")})
 
-        def after(stage: str, live: dict) -> dict:
-            return cut(m, live, stage) if stage in c.cuts else live
-
-        # What travels from stage to stage: the data still needed and the
-        # beat's control; `scale` runs beside decode and product.
+        # The stages are wired by port name: each input takes the value of
+        # that name, each output (out_<name>: a new value of <name>) joins
+        # them. What passes a stage is what a later stage or the result
+        # register still reads, and a cut after the stage registers all of
+        # it: data, valid, last and status alike.
+        stages = [m.submodules[name] for name in STAGES]
+        ports = [{p: mem.flow for p, mem in st.signature.members.items()} for st in stages]
+        needed = {p: i for i, st in enumerate(ports) for p, flow in st.items() if flow == In}
+        final = len(STAGES)
+        needed |= {p: final for p in ("valid", "last", "status", "result")}
         v = {"valid": self.valid, "last": self.last, "a": self.a, "w": self.w,
              "a_scale": self.a_scale, "w_scale": self.w_scale}
-        m.d.comb += [decode.a.eq(v.pop("a")), decode.w.eq(v.pop("w"))]
-        if f.adaptive:
-            m.d.comb += [decode.a_int.eq(self.a_scale[7]), decode.w_int.eq(self.w_scale[7])]
-        v = after("decode", v | {"a_val": decode.a_val, "w_val": decode.w_val})
-        m.d.comb += [product.a_val.eq(v.pop("a_val")), product.w_val.eq(v.pop("w_val"))]
-        v = after("product", v | {"p": product.p})
-        m.d.comb += [scale.a_scale.eq(v.pop("a_scale")), scale.w_scale.eq(v.pop("w_scale"))]
-        s_ports = ("exp", "nan") if f.scale.power_of_two else ("s",)
-        v = after("scale", v | {"status": scale.status} | {n: getattr(scale, n) for n in s_ports})
-        m.d.comb += group.p.eq(v.pop("p"))
-        v = after("group", v | {"d": group.d})
-        m.d.comb += [multiply.d.eq(v.pop("d"))]
-        m.d.comb += [getattr(multiply, n).eq(v.pop(n)) for n in s_ports]
-        v = after("multiply", v | {"m": multiply.m})
-        m.d.comb += [acc.valid.eq(v["valid"]), acc.last.eq(v["last"]),
-                     acc.status.eq(v["status"]), acc.m.eq(v["m"])]
-        v = after("accumulate", {"valid": acc.out_valid, "last": acc.out_last,
-                                 "status": acc.out_status, "partials": acc.partials})
-        m.d.comb += [red.valid.eq(v["valid"]), red.last.eq(v["last"]),
-                     red.status.eq(v["status"]), red.leaves.eq(v["partials"])]
+        for i, (name, st) in enumerate(zip(STAGES, stages)):
+            m.d.comb += [getattr(st, p).eq(v[p]) for p, flow in ports[i].items() if flow == In]
+            v |= {p.removeprefix("out_"): getattr(st, p)
+                  for p, flow in ports[i].items() if flow == Out}
+            v = {p: x for p, x in v.items() if needed.get(p, -1) > i}
+            if name in c.cuts:
+                v = cut(m, v, name)
 
-        done = red.out_valid & red.out_last
+        done = v["valid"] & v["last"]
         m.d.sync += self.result_valid.eq(done)
         with m.If(done):
-            m.d.sync += [self.result.eq(red.result), self.status.eq(red.out_status)]
+            m.d.sync += [self.result.eq(v["result"]), self.status.eq(v["status"])]
 
         self._probes = {"a_val": [decode.a_val[i] for i in range(B)],
                         "w_val": [decode.w_val[i] for i in range(B)],

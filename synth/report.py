@@ -416,10 +416,11 @@ def _sum_main(rec: dict, main: str):
 
 def _bar_chart(records: list[dict], path: Path, value, ylabel: str, title: str,
                label: str, unity: bool = False) -> bool:
-    """One panel per block size, one bar per format x arch of `value(record)`
+    """One panel per block size, one bar per format x arch (lane, g<G>, fused) of
+    `value(record)` for the records without optional cuts or interleave
     (records where it is None are left out); a line at 1 when `unity`.
     False when there is nothing to draw or no matplotlib."""
-    rows = [r for r in records if value(r) is not None]
+    rows = [r for r in unpipelined(records).values() if value(r) is not None]
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -430,17 +431,17 @@ def _bar_chart(records: list[dict], path: Path, value, ylabel: str, title: str,
         return False
     sizes = sorted({r["block_size"] for r in rows})
     fig, axes = plt.subplots(1, len(sizes), figsize=(9 * len(sizes), 4.5), squeeze=False)
-    width = 0.8 / len(ARCHS)
     for ax, b in zip(axes[0], sizes):
-        fmts = [f for f in FORMAT_NAMES if any(r["format"] == f and r["block_size"] == b
-                                               for r in rows)]
-        for k, a in enumerate(ARCHS):
+        here = {(r["format"], r["arch"]): r for r in rows if r["block_size"] == b}
+        fmts = [f for f in FORMAT_NAMES if any(f == k[0] for k in here)]
+        archs = sorted({a for _, a in here}, key=lambda a: check_arch(a, b))
+        width = 0.8 / len(archs)
+        for k, a in enumerate(archs):
             xs, ys = [], []
             for i, f in enumerate(fmts):
-                r = next((r for r in rows if (r["format"], r["arch"], r["block_size"])
-                          == (f, a, b)), None)
+                r = here.get((f, a))
                 if r:
-                    xs.append(i + (k - (len(ARCHS) - 1) / 2) * width)
+                    xs.append(i + (k - (len(archs) - 1) / 2) * width)
                     ys.append(value(r))
             bars = ax.bar(xs, ys, width, label=a)
             ax.bar_label(bars, fmt=label, fontsize=7)
