@@ -267,11 +267,16 @@ def cmd_synth(args) -> int:
     parts = tuple(p for p in report.PARTS if not getattr(args, f"no_{p}"))
     # A clock given is a target: each configuration is pipelined until it
     # meets it (unless --pipeline or --interleave says how).
-    target = args.clock_ns is not None and args.pipeline is None and args.interleave is None
+    target = (args.clock_ns is not None and args.pipeline is None and args.interleave is None
+              and not args.sweep)
+    if args.sweep and (args.pipeline is not None or args.interleave is not None):
+        raise InputError("--sweep runs every pipeline of the ladder; it takes no --pipeline "
+                         "or --interleave")
     return report.run(configs, args.jobs, Path(args.output), args.liberty,
                       baselines=not args.no_baseline, use_liberty=not args.no_liberty,
                       parts=parts, clock_ns=args.clock_ns or report.signoff.DEFAULT_CLOCK_NS,
-                      every=args.signoff_all, gate_all=args.family, target=target)
+                      every=args.signoff_all, gate_all=args.family, target=target,
+                      sweep=args.sweep)
 
 
 def cmd_accuracy(args) -> int:
@@ -410,6 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(optional cuts, then interleave) that meets it in OpenSTA, and is "
                         "reported at it (with --pipeline or --interleave: only the clock). "
                         "Default: no target, timing and power at 10 ns")
+    y.add_argument("--sweep", action="store_true",
+                   help="synthesize every pipeline of each configuration's ladder (0 .. "
+                        "every cut, then interleave 2 and 4) and draw area and energy per "
+                        "MAC against the clock period each meets: sweep-<format>.png")
     y.add_argument("--family", action="store_true",
                    help="every format at B = 16 with group sizes 1, 4 and 16 (lane, g4, "
                         "fused), each simulated at gate level with its power")

@@ -540,6 +540,49 @@ def _energy_chart(records: list[dict], path: Path) -> bool:
                       f"MAC energy per MAC at {clock:g} ns", "%.1f")
 
 
+def _sweep_charts(records: list[dict], out_dir: Path, liberty: str | None) -> list[Path]:
+    """sweep-<format>.png: area and energy per MAC against the clock period
+    each pipeline of the ladder meets (1 / fmax), a line per arch and block
+    size; energy at that period where a gate-level power run exists."""
+    main, main_name = _main_metric(liberty)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    paths = []
+    for f in FORMAT_NAMES:
+        lines: dict = {}
+        for r in records:
+            if r["format"] == f and r["timing"]:
+                lines.setdefault((r["arch"], r["block_size"]), []).append(r)
+        if not any(len(rs) > 1 for rs in lines.values()):
+            continue
+        fig, (ax_a, ax_e) = plt.subplots(1, 2, figsize=(12, 4.5))
+        for (arch, b), rs in sorted(lines.items(), key=lambda kv: (kv[0][1],
+                                                                    check_arch(*kv[0]))):
+            rs = sorted(rs, key=lambda r: 1000 / r["timing"]["fmax_mhz"])
+            period = [1000 / r["timing"]["fmax_mhz"] for r in rs]
+            ax_a.plot(period, [r["total"][main] for r in rs], "o-", label=f"{arch} b{b}")
+            energy = [(p, energy_at(r, p)) for p, r in zip(period, rs) if r["power"]]
+            if energy:
+                ax_e.plot(*zip(*energy), "o-", label=f"{arch} b{b}")
+        for ax, what in ((ax_a, main_name), (ax_e, "pJ per element pair (realistic data)")):
+            ax.set_xlabel("clock period met, ns (OpenSTA)")
+            ax.set_ylabel(what)
+            if ax.get_lines():
+                ax.legend()
+        ax_a.set_title(f"{f}: {main_name} against clock period, one point per pipeline")
+        ax_e.set_title(f"{f}: energy per MAC at that period")
+        fig.tight_layout()
+        path = out_dir / f"sweep-{f}.png"
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
                   tool: str, missing: dict | None = None,
                   clock_ns: float = signoff.DEFAULT_CLOCK_NS) -> list[Path]:
@@ -562,6 +605,7 @@ def write_reports(results: list[Result], out_dir: Path, liberty: str | None,
         paths.append(out_dir / "area.png")
     if _energy_chart(records, out_dir / "energy.png"):
         paths.append(out_dir / "energy.png")
+    paths += _sweep_charts(records, out_dir, liberty)
     return paths
 
 
@@ -663,20 +707,23 @@ def _progress(k: int, n: int, r: Result) -> str:
 def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
         baselines: bool = True, use_liberty: bool = True, parts: tuple[str, ...] = PARTS,
         clock_ns: float = signoff.DEFAULT_CLOCK_NS, every: bool = False,
-        gate_all: bool = False, target: bool = False) -> int:
+        gate_all: bool = False, target: bool = False, sweep: bool = False) -> int:
     """Synthesize `configs` (plus their nvfp4 and mxfp4 baselines) and run
     the signoff `parts` on each (gate-level simulation and power on the
     `gate_level` ones; all with `every`), print progress and write the
     reports. `every` runs every gate-level simulation and power split per
     stage, `gate_all` every gate-level simulation (power unsplit); with
     `target`, each configuration is the first of its `ladder` to meet
-    `clock_ns`. Exit status 1 when the gate-level simulation of any
+    `clock_ns`; with `sweep`, every configuration of each one's ladder runs
+    (sweep-<format>.png). Exit status 1 when the gate-level simulation of any
     configuration mismatched."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     liberty, how = (find_liberty(liberty_path) if use_liberty
                     else (None, "no Liberty library (--no-liberty): generic CMOS figures only"))
     tool = yosys_tool()
+    if sweep:
+        configs = list(dict.fromkeys(s for c in configs for s in ladder(c)))
     if baselines:
         configs = with_baselines(configs)
     print(f"ifmac synth: {len(configs)} configurations, {jobs} jobs, yosys {tool}", flush=True)

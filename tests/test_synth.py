@@ -200,3 +200,24 @@ def test_decision_join_costs_per_element_pair():
     assert (mx["area_per_pair"], mx["area_per_pair_vs_nvfp4"]) == (75.0, 0.75)
     assert mx["energy_pj_per_mac"] is None and mx["missing"] == decision.NO_ENERGY
     assert if4["area_per_pair"] is None and if4["missing"] == decision.NO_SYNTH
+
+
+def test_sweep_chart_per_format(tmp_path):
+    """--sweep draws one PNG per format that has more than one pipeline with
+    timing: area and energy against the period each meets."""
+    def rec(fmt, pipeline, fmax, area, pj=None):
+        power = [{"clock_ns": 10.0, "leakage_mw": 0.0, "cycles": 10, "beats": 10,
+                  "energy_pj_per_mac": pj}] if pj else None
+        return {"format": fmt, "arch": "lane", "block_size": 16, "pipeline": pipeline,
+                "interleave": 1, "timing": {"fmax_mhz": fmax}, "total": {"area_um2": area},
+                "power": power}
+    records = [rec("if4", "0", 12.0, 3.0e6, 20.0), rec("if4", "max", 55.8, 3.8e6, 24.0),
+               rec("nvfp4", "0", 13.0, 2.5e6)]
+    paths = report._sweep_charts(records, tmp_path, "osu018_stdcells.lib")
+    assert paths == [tmp_path / "sweep-if4.png"] and paths[0].stat().st_size > 10_000
+
+
+def test_sweep_takes_no_pipeline(capsys):
+    rc = main(["synth", "-f", "if4", "--sweep", "--pipeline", "max"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--sweep runs every pipeline of the ladder" in err
