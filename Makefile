@@ -63,9 +63,10 @@ signoff-all: $(STAMP)
 # The design space between lane and fused: every format at B = 16 with
 # groups of 1, 4 and 16, each with timing, gate-level simulation and power;
 # area, energy per MAC and latency at one common clock in
-# build/family/area.md. Long: every lane MAC's gate-level model.
+# build/family/area.md. Long: every lane MAC's gate-level model. The
+# netlists of `make synth` (build/synth) are reused.
 family: $(STAMP)
-	$(PY) -m ifmac synth --family --jobs $(JOBS) $(CLOCK) -o build/family
+	$(PY) -m ifmac synth --family --jobs $(JOBS) $(CLOCK) -o build/family --netlists build/synth
 
 # Accuracy on realistic data joined with the cost in build/synth/area.json.
 accuracy: $(STAMP)

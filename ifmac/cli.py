@@ -276,7 +276,7 @@ def cmd_synth(args) -> int:
                       baselines=not args.no_baseline, use_liberty=not args.no_liberty,
                       parts=parts, clock_ns=args.clock_ns or report.signoff.DEFAULT_CLOCK_NS,
                       every=args.signoff_all, gate_all=args.family, target=target,
-                      sweep=args.sweep)
+                      sweep=args.sweep, work_dir=args.netlists)
 
 
 def cmd_accuracy(args) -> int:
@@ -431,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "if4, nvfp4 and nvint4 lane MACs at B = 16; a lane MAC's gate-level "
                         "model takes 3-8 minutes of compilation)")
     y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
+    y.add_argument("--netlists", metavar="DIR",
+                   help="where each configuration's synthesis folder is (default: the "
+                        "output folder); a finished run of the same inputs is reused")
     y.set_defaults(func=cmd_synth)
 
     ac = sub.add_parser("accuracy", help="accuracy against cost: decision.md and decision.png",

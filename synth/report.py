@@ -707,7 +707,8 @@ def _progress(k: int, n: int, r: Result) -> str:
 def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
         baselines: bool = True, use_liberty: bool = True, parts: tuple[str, ...] = PARTS,
         clock_ns: float = signoff.DEFAULT_CLOCK_NS, every: bool = False,
-        gate_all: bool = False, target: bool = False, sweep: bool = False) -> int:
+        gate_all: bool = False, target: bool = False, sweep: bool = False,
+        work_dir: Path | None = None) -> int:
     """Synthesize `configs` (plus their nvfp4 and mxfp4 baselines) and run
     the signoff `parts` on each (gate-level simulation and power on the
     `gate_level` ones; all with `every`), print progress and write the
@@ -715,10 +716,13 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
     stage, `gate_all` every gate-level simulation (power unsplit); with
     `target`, each configuration is the first of its `ladder` to meet
     `clock_ns`; with `sweep`, every configuration of each one's ladder runs
-    (sweep-<format>.png). Exit status 1 when the gate-level simulation of any
+    (sweep-<format>.png). Each configuration is synthesized in its own
+    folder under `work_dir` (default `out_dir`), where a finished run of the
+    same inputs is reused. Exit status 1 when the gate-level simulation of any
     configuration mismatched."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
+    work_dir = Path(work_dir or out_dir)
     liberty, how = (find_liberty(liberty_path) if use_liberty
                     else (None, "no Liberty library (--no-liberty): generic CMOS figures only"))
     tool = yosys_tool()
@@ -742,10 +746,10 @@ def run(configs, jobs: int, out_dir: Path, liberty_path: str | None = None,
         print(STAGE_POWER_SKIPPED, flush=True)
 
     def one(c):
-        r = (fit(c, clock_ns, out_dir, liberty, tool, tools["sta"]) if target
-             else synthesize(c, out_dir, liberty, tool))
+        r = (fit(c, clock_ns, work_dir, liberty, tool, tools["sta"]) if target
+             else synthesize(c, work_dir, liberty, tool))
         t1 = time.perf_counter()
-        r = _signoff(r, out_dir, parts, tools, clock_ns, every, gate_all) if parts else r
+        r = _signoff(r, work_dir, parts, tools, clock_ns, every, gate_all) if parts else r
         r.seconds = round(r.seconds + time.perf_counter() - t1, 1)
         return r
 
