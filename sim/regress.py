@@ -37,12 +37,12 @@ from ifmac.hdl.mac import DEFAULT_CONFIGS
 #: The design space between lane and fused, for if4 and nvfp4 at B = 16:
 #: the other group sizes, and pipelines with register cuts (by name, by
 #: count, all of them) and interleaved accumulation.
-FAMILY_CONFIGS = [Config.make(f, a, 16, p, k) for f in ("if4", "nvfp4") for a, p, k in (
+DESIGN_SPACE_CONFIGS = [Config.make(f, a, 16, p, k) for f in ("if4", "nvfp4") for a, p, k in (
     ("g2", 0, 1), ("g4", 0, 1), ("g8", 0, 1), ("lane", "max", 1),
     ("lane", "product,tree:2", 2), ("g4", "max", 2), ("fused", 2, 4))]
 
 #: What `make sim` runs: the default configurations and the family.
-SIM_CONFIGS = DEFAULT_CONFIGS + FAMILY_CONFIGS
+SIM_CONFIGS = DEFAULT_CONFIGS + DESIGN_SPACE_CONFIGS
 
 #: Beats per configuration of `make sim`: 52 configurations x 2.65 M =
 #: 137.8 M beats.
@@ -320,4 +320,4 @@ def _peak_rss_mib() -> float:
 
 
 __all__ = ["run_unit", "regress", "merge", "stimuli", "UnitResult", "DEFAULT_BEATS",
-           "DEFAULT_CONFIGS", "SIM_CONFIGS", "FAMILY_CONFIGS"]
+           "DEFAULT_CONFIGS", "SIM_CONFIGS", "DESIGN_SPACE_CONFIGS"]
