@@ -56,11 +56,8 @@ FP_UNITS = {
 }
 FP_PIPELINES = (1, 2)
 
-#: Control proofs also run on pipelined MACs of these configurations
-#: (format, arch, B, pipeline, interleave): cuts by count, every cut, and
-#: the interleaved accumulator.
-PIPELINED_CONTROL = ([("if4", a, 16, p, 1) for a in ARCHS for p in (1, 2)]
-                     + [("if4", "lane", 16, "max", 2), ("if4", "fused", 16, "max", 4)])
+#: Control proofs also run on pipelined MACs of these configurations.
+PIPELINED_CONTROL = [("if4", a, 16, p) for a in ARCHS for p in (1, 2)]
 
 
 @dataclass(frozen=True)
@@ -75,10 +72,9 @@ class Proof:
     fmt: str | None = None
     arch: str | None = None
     block_size: int | None = None
-    pipeline: int | str = 0         # a MAC's: Config's spelling; an FP32 unit's: registers
+    pipeline: int = 0
     unit: str | None = None         # fp_unit: FP_UNITS key, or "adder_commutes"
     mutant: Mutant | None = None
-    interleave: int = 1
 
     @property
     def config(self) -> str:
@@ -86,7 +82,6 @@ class Proof:
             return self.unit + (f"_p{self.pipeline}" if self.pipeline else "")
         name = f"{self.fmt}_{self.arch}_b{self.block_size}"
         name += f"_p{self.pipeline}" if self.pipeline else ""
-        name += f"_i{self.interleave}" if self.interleave > 1 else ""
         return name + (f"_mutant_{self.mutant.what}" if self.mutant else "")
 
     @property
@@ -140,7 +135,7 @@ _MUTANT_MACS = {"decode_entry": _WrongDecodeMAC, "latency": _WrongLatencyMAC}
 
 def _mac(proof: Proof) -> MAC:
     cls = _MUTANT_MACS[proof.mutant.what] if proof.mutant else MAC
-    return cls(proof.fmt, proof.arch, proof.block_size, proof.pipeline, proof.interleave)
+    return cls(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
 
 
 def design(proof: Proof) -> str:
@@ -223,7 +218,7 @@ def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
     proofs = [Proof("datapath", f, "fused", b) for f in datapath for b in BLOCK_SIZES]
     proofs += [Proof("datapath", f, "lane", 16) for f in datapath]
     proofs += [Proof("control", c.format.name, c.arch, c.block_size) for c in DEFAULT_CONFIGS]
-    proofs += [Proof("control", f, a, b, p, interleave=k) for f, a, b, p, k in PIPELINED_CONTROL]
+    proofs += [Proof("control", f, a, b, p) for f, a, b, p in PIPELINED_CONTROL]
     proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
     proofs.append(Proof("fp_unit", unit="adder_commutes"))
     proofs += MUTANTS
