@@ -16,6 +16,8 @@ summary.md.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -23,20 +25,28 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
+from ifmac.golden.config import Config
 from ifmac.golden.errors import InputError
 from ifmac.golden.formats import BLOCK_SIZES, FORMAT_NAMES, get_format
 from ifmac.golden.model import ARCHS
 from ifmac.hdl.fp import FixedToFloat32, Float32Adder, Float32Multiplier
-from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
+from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC, STAGES
 
-from . import harness
-from .sby import Outcome, run_sby
+from . import equiv, harness
+from .sby import ENGINE, Outcome, run_dprove, run_sby, tool_env
 
 __all__ = ["Proof", "Mutant", "KINDS", "MUTANTS", "all_proofs", "quick_proofs", "run_proof",
            "run"]
 
 #: Proof kinds, in report order.
-KINDS = ("datapath", "control", "fp_unit")
+KINDS = ("datapath", "control", "fp_unit", "netlist")
+
+#: Seconds ABC may take on one miter of a netlist proof.
+NETLIST_TIMEOUT = 300.0
+
+#: What a netlist proof reads from the synthesis folder.
+NETLIST_FILES = ("mac.il", "stages.generic.v", "total.generic.v", "total.liberty.v",
+                 "cells.lib", "total.netlist.json")
 
 
 def _fused_converter(pipeline: int) -> FixedToFloat32:
@@ -62,7 +72,8 @@ PIPELINED_CONTROL = [("if4", a, 16, p) for a in ARCHS for p in (1, 2)]
 
 @dataclass(frozen=True)
 class Mutant:
-    """A deliberate defect: `what` is "decode_entry" or "latency"."""
+    """A deliberate defect: `what` is "decode_entry", "latency" or
+    "netlist_cell"."""
     what: str
 
 
@@ -89,6 +100,12 @@ class Proof:
         return f"{self.kind}/{self.config}"
 
     @property
+    def engine(self) -> str:
+        """ABC's dprove where SAT sweeping finds the shared points (the
+        datapath, the FP32 units), PDR for the control."""
+        return "abc pdr" if self.kind == "control" else "abc dprove"
+
+    @property
     def expect(self) -> str:
         return "FAIL" if self.mutant else "PASS"
 
@@ -103,6 +120,8 @@ class Proof:
             "control": "result_valid exactly latency cycles after each last beat and never "
                        "else; status = OR of the segment's flags; gaps and reset as "
                        "contract §4, for every input sequence",
+            "netlist": "the synthesized netlists (generic gates, Liberty cells) equal the RTL, "
+                       "registers as cut points, for every input and state",
             "fp_unit": ("a + b == b + a, bit for bit, for all a, b"
                         if self.unit == "adder_commutes" else
                         f"pipeline {self.pipeline} == combinational, delayed "
@@ -166,12 +185,52 @@ class Record:
     detail: str
 
 
-def run_proof(proof: Proof, out_dir: Path) -> Record:
-    """Build and run one proof; an error while building it is its verdict."""
+def _netlist_proof(proof: Proof, folder: Path, netlists: Path,
+                   liberty: Path | None) -> Outcome:
+    """Synthesize (or reuse) the configuration's netlists in `netlists`, copy
+    them into `folder` (a mutant changes one cell of its copy) and prove the
+    chain of ifmac.formal.equiv."""
+    from ifmac.synth.flow import synthesize, yosys_tool
+    config = Config.make(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
+    result = synthesize(config, netlists, liberty)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for name in NETLIST_FILES:
+        if (netlists / result.top / name).exists():
+            shutil.copyfile(netlists / result.top / name, folder / name)
+    notes = []
+    if proof.mutant:
+        cell, kind = equiv.cell_before_result_bit(folder, result.top, 23)
+        notes.append(f"mutant: {cell} {kind} -> {equiv.swap_cell(folder / 'total.liberty.v', cell, kind)}")
+    present = set(re.findall(r"^module \\(\S+)", (folder / "mac.il").read_text(), re.M))
+    stages = [f"{result.top}.{s}" for s in STAGES if f"{result.top}.{s}" in present]
+    _, env = tool_env()
+    checks = equiv.prove_netlists(folder, result.top, stages, liberty is not None, env["ABC"],
+                                  NETLIST_TIMEOUT, yosys_tool())
+    (folder / "checks.json").write_text(json.dumps([asdict(c) for c in checks], indent=1))
+    if liberty is None:
+        notes.append("no Liberty library: the Liberty netlist is not checked")
+    statuses = [c.status for c in checks]
+    status = ("FAIL" if "FAIL" in statuses else "PASS" if set(statuses) == {"PASS"} else
+              next(s for s in statuses if s != "PASS"))
+    trace = next((c.trace for c in checks if c.trace), None)
+    lines = notes + [f"{c.name}: {c.status} {c.seconds:.1f} s; {c.detail}" for c in checks]
+    return Outcome(status, Path(trace) if trace else None, "\n".join(lines))
+
+
+def run_proof(proof: Proof, out_dir: Path, netlists: Path | None = None,
+              liberty: Path | None = None) -> Record:
+    """Build and run one proof; an error while building it is its verdict.
+    A netlist proof synthesizes into (or reuses) `netlists`."""
     folder = Path(out_dir) / proof.kind / proof.config
     t0 = time.perf_counter()
     try:
-        outcome = run_sby(folder, design(proof), top="top")
+        if proof.kind == "netlist":
+            outcome = _netlist_proof(proof, folder, Path(netlists), liberty)
+        else:
+            runner = run_sby if proof.engine == ENGINE else run_dprove
+            outcome = runner(folder, design(proof), "top")
     except (RuntimeError, ValueError) as e:
         outcome = Outcome("ERROR", None, str(e))
     seconds = round(time.perf_counter() - t0, 1)
@@ -221,14 +280,19 @@ def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
     proofs += [Proof("control", f, a, b, p) for f, a, b, p in PIPELINED_CONTROL]
     proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
     proofs.append(Proof("fp_unit", unit="adder_commutes"))
+    proofs += [Proof("netlist", c.format.name, c.arch, c.block_size) for c in DEFAULT_CONFIGS
+               if c.arch == "fused"]
     proofs += MUTANTS
     return [p for p in proofs if p.kind in kinds and (p.kind == "fp_unit" or (
         p.fmt in formats and p.arch in archs and p.block_size in block_sizes))]
 
 
-#: One mutant per kind of defect, each on a small MAC.
+#: One mutant per kind of defect, each on a small MAC (the netlist mutant's
+#: configuration is none of the netlist proofs', so that no two proofs
+#: synthesize into the same folder at once).
 MUTANTS = [Proof("datapath", "if4", "fused", 8, mutant=Mutant("decode_entry")),
-           Proof("control", "if4", "fused", 8, mutant=Mutant("latency"))]
+           Proof("control", "if4", "fused", 8, mutant=Mutant("latency")),
+           Proof("netlist", "nvfp3", "fused", 8, mutant=Mutant("netlist_cell"))]
 
 
 def quick_proofs() -> list[Proof]:
@@ -259,19 +323,27 @@ def _markdown(records: list[Record], wall: float) -> str:
     return "\n".join(lines)
 
 
-def run(proofs: list[Proof], jobs: int, out_dir: Path) -> int:
+def run(proofs: list[Proof], jobs: int, out_dir: Path, netlists: Path,
+        liberty: str | None = None) -> int:
     """Run `proofs`, `jobs` at a time, with a line per finished proof; write
-    summary.json and summary.md; 0 when every verdict is the expected one."""
+    summary.json and summary.md; 0 when every verdict is the expected one.
+    Netlist proofs synthesize into (or reuse) `netlists`, with the Liberty
+    library `liberty` (default: as `ifmac synth` finds it)."""
     if not proofs:
         raise InputError("no proof matches the selection (see `ifmac formal --help` for "
                          "what `make formal` proves)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"ifmac formal: {len(proofs)} proofs, {jobs} jobs, into {out_dir}", flush=True)
+    lib = None
+    if any(p.kind == "netlist" for p in proofs):
+        from ifmac.synth.liberty import find_liberty
+        lib, how = find_liberty(liberty)
+        print(f"netlists in {netlists}; {how}", flush=True)
     t0 = time.perf_counter()
     records = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_proof, p, out_dir): p for p in proofs}
+        futures = {pool.submit(run_proof, p, out_dir, netlists, lib): p for p in proofs}
         for k, fut in enumerate(as_completed(futures), 1):
             r = fut.result()
             records.append(r)
