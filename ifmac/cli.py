@@ -307,7 +307,7 @@ def cmd_formal(args) -> int:
             archs=(args.arch,) if args.arch else proofs.ARCHS,
             block_sizes=(args.block_size,) if args.block_size else formats.BLOCK_SIZES,
             kinds=tuple(args.kind) if args.kind else proofs.KINDS)
-    return proofs.run(selected, args.jobs, Path(args.output))
+    return proofs.run(selected, args.jobs, Path(args.output), Path(args.netlists), args.liberty)
 
 
 # --------------------------------------------------------------------------
@@ -457,8 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ifmac.formal.proofs import KINDS
     fo = sub.add_parser("formal", help="SymbiYosys proofs (what `make formal` runs)",
                         description="Prove the decode and dot-product datapath for all "
-                        "inputs, the control for all input sequences and the FP32 units' "
-                        "pipelining and commutativity, and check that deliberately broken "
+                        "inputs, the control for all input sequences, the FP32 units' "
+                        "pipelining and commutativity and the synthesized netlists' "
+                        "equivalence to the RTL, and check that deliberately broken "
                         "designs fail their proofs. Each proof runs in OUT/<kind>/<config>/; "
                         "OUT/summary.json and summary.md list the verdicts.")
     _add_selection(fo, config=False)
@@ -467,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
     fo.add_argument("--quick", action="store_true",
                     help="the small subset that `make test` runs")
     fo.add_argument("-o", "--output", default=os.path.join("build", "formal"), metavar="DIR")
+    fo.add_argument("--netlists", default=os.path.join("build", "synth"), metavar="DIR",
+                    help="where the netlist proofs find (or synthesize) each configuration's "
+                         "netlists: `make synth`'s folder by default")
+    fo.add_argument("--liberty", metavar="FILE.lib",
+                    help="Liberty library of the netlists (default: $LIBERTY, else OSU 0.18 um "
+                         "fetched with apt-get download)")
     fo.set_defaults(func=cmd_formal)
     return p
 

@@ -5,11 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
+from amaranth.back import rtlil
 
 from ifmac.cli import main
-from ifmac.formal import proofs
+from ifmac.formal import equiv, harness, proofs
 from ifmac.formal.proofs import MUTANTS, Mutant, Proof
+from ifmac.formal.sby import run_dprove, tool_env
+from ifmac.hdl.fp import Float32Adder
 from ifmac.hdl.mac import MAC
+from ifmac.synth.liberty import find_liberty
 
 #: Counterexample traces of the mutants are kept here for a person to open.
 OUT = Path("build") / "formal" / "test"
@@ -19,8 +23,22 @@ OUT = Path("build") / "formal" / "test"
 def test_quick_proof(proof):
     """Each proof of the subset reaches its verdict: PASS, or FAIL with a
     counterexample trace (VCD) for a mutant."""
-    record = proofs.run_proof(proof, OUT)
+    lib = None
+    if proof.kind == "netlist":
+        lib, how = find_liberty()
+        if lib is None:
+            pytest.skip(how)
+    record = proofs.run_proof(proof, OUT, OUT / "netlists", lib)
     assert record.status == proof.expect, record.detail
+    if proof.kind == "netlist":
+        # The one-cell mutant of the Liberty netlist: the links before it
+        # still prove, the Liberty link fails, with a real counterexample
+        # (the two sides, evaluated again, differ).
+        checks = json.loads((Path(record.folder) / "checks.json").read_text())
+        verdicts = {c["name"]: c["status"] for c in checks}
+        assert verdicts.pop("total.generic -> total.liberty") == "FAIL", checks
+        assert set(verdicts.values()) == {"PASS"} and len(verdicts) >= 7, checks
+        assert record.detail.startswith("mutant: ") and "differ" in record.detail
     assert record.ok
     if proof.mutant:
         trace = Path(record.trace)
@@ -28,12 +46,14 @@ def test_quick_proof(proof):
         assert str(OUT) in str(trace)
 
 
-def test_mutants_cover_the_datapath_and_the_control():
-    """The subset has a mutant for the decode table and one for the latency."""
+def test_mutants_cover_the_datapath_the_control_and_the_netlist():
+    """The subset has a mutant for the decode table, the latency and one
+    netlist cell."""
     quick = proofs.quick_proofs()
     assert set(MUTANTS) <= set(quick)
     assert {(m.kind, m.mutant.what) for m in MUTANTS} == {("datapath", "decode_entry"),
-                                                         ("control", "latency")}
+                                                         ("control", "latency"),
+                                                         ("netlist", "netlist_cell")}
 
 
 def test_decode_mutant_changes_one_entry():
@@ -52,13 +72,15 @@ def test_latency_mutant_states_one_cycle_more():
 def test_make_formal_set():
     """`make formal` covers every format at every block size (datapath), every
     default configuration and pipelined if4 (control), three FP32 units at
-    two depths and the adder's commutativity, and both mutants."""
+    two depths and the adder's commutativity, the netlists of every fused
+    default configuration, and the mutants."""
     names = {p.name for p in proofs.all_proofs()}
     assert {f"datapath/{f}_fused_b{b}" for f in ("if3", "if4", "if6_e2m3", "nvfp4")
             for b in (8, 16, 32)} <= names
     assert {"control/if4_lane_b32", "control/nvfp6_e3m2_fused_b16",
             "control/if4_lane_b16_p2", "fp_unit/adder_commutes",
-            "fp_unit/multiplier_p2"} <= names
+            "fp_unit/multiplier_p2", "netlist/if4_fused_b16", "netlist/mxfp4_fused_b32",
+            "netlist/nvfp4_fused_b8"} <= names
     assert {p.name for p in MUTANTS} <= names
     assert len(names) == len(proofs.all_proofs())
 
@@ -119,3 +141,54 @@ def test_datapath_twins_are_the_same_rtl(fmt, twin):
         return out
     mine, theirs = stages(fmt), stages(twin)
     assert set(mine) == {"decode", "product", "group"} and mine == theirs
+
+
+def _sides(mutant: bool):
+    """An RTL side with two registers that Yosys would merge (r, r2: same D)
+    and an output that is 0 when they agree, and a netlist side with one
+    flop for both (r2 an alias of r), a NAND and a NOT for the AND, and the
+    output found constant; `mutant` drops the NOT."""
+    inputs = {"a": [2], "b": [3], "clk": [4]}
+    gold = equiv.Side(gates={5: ("$_AND_", (2, 3)), 8: ("$_XOR_", (6, 7))},
+                      flops={6: 5, 7: 5}, inputs=inputs, outputs={"o": [8]},
+                      names={"a": [2], "b": [3], "clk": [4], "r": [6], "r2": [7], "o": [8]})
+    gate = equiv.Side(gates={5: ("$_NAND_", (2, 3)),
+                             9: ("$_BUF_" if mutant else "$_NOT_", (5,))},
+                      flops={6: 9}, inputs=inputs, outputs={"o": ["0"]},
+                      names={"a": [2], "b": [3], "clk": [4], "r": [6], "r2": [6]})
+    return gold, gate
+
+
+@pytest.mark.parametrize("mutant", [False, True])
+def test_netlist_check_with_merged_registers(mutant, tmp_path):
+    """Registers matched by name, the merged one included; the mutant's
+    counterexample is evaluated on both sides and written as a VCD."""
+    gold, gate = _sides(mutant)
+    miter = equiv.build_miter(gold, gate)
+    assert (miter.matched, miter.constant, miter.unmatched) == (2, 0, [])
+    result = equiv.check("toy", gold, gate, tmp_path, tool_env()[1]["ABC"], 60)
+    if not mutant:
+        assert result.status == "PASS", result.detail
+        return
+    assert result.status == "FAIL" and "next r[0]" in result.detail, result.detail
+    vcd = Path(result.trace).read_text()
+    assert " rtl_next_r_0_ $end" in vcd and " netlist_next_r_0_ $end" in vcd
+
+
+def test_netlist_side_rejects_unknown_cells(tmp_path):
+    path = tmp_path / "n.json"
+    path.write_text(json.dumps({"modules": {"top": {
+        "ports": {}, "netnames": {},
+        "cells": {"u": {"type": "$_DLATCH_P_", "connections": {"D": [2], "E": [3], "Q": [4]}}}}}}))
+    with pytest.raises(ValueError, match=r"u of top is a \$_DLATCH_P_"):
+        equiv.read_side(path, "top")
+
+
+def test_dprove_fails_a_wrong_pipeline_depth(tmp_path):
+    """dprove, the engine of the FP32 unit proofs, can fail a sequential
+    harness: a unit with one register cut against a delay of two."""
+    m, ports = harness.pipelined_unit(lambda p: Float32Adder(pipeline=min(p, 1)), 2)
+    outcome = run_dprove(tmp_path, rtlil.convert(m, ports=ports, name="top", emit_src=False),
+                         "top")
+    assert outcome.status == "FAIL", outcome.detail
+    assert outcome.trace is not None and outcome.trace.stat().st_size > 0
