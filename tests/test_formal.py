@@ -111,6 +111,9 @@ def test_formal_command_writes_summary(tmp_path, capsys):
     (["formal", "--quick", "-f", "if4"], "--quick runs a fixed subset"),
     (["formal", "-k", "datapath", "-a", "lane", "-b", "8"],
      "no proof matches the selection"),
+    (["formal", "-k", "netlist", "-f", "if4", "-a", "fused", "-b", "16",
+      "--liberty", "/nonexistent/cells.lib", "-o", "build/formal/test/bad"],
+     "Liberty file '/nonexistent/cells.lib' does not exist"),
 ])
 def test_formal_bad_selection_exit_2(argv, message, capsys):
     assert main(argv) == 2
