@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth signoff signoff-all family accuracy formal verilog bench clean distclean
+.PHONY: all venv test regress sim synth signoff signoff-all family accuracy formal formal-all verilog bench clean distclean
 
 all: test
 
@@ -72,11 +72,18 @@ family: $(STAMP)
 accuracy: $(STAMP)
 	$(PY) -m ifmac accuracy
 
-# SymbiYosys proofs (datapath for all inputs, control for all input
-# sequences, FP32 units) and the mutants that must fail them:
-# build/formal/summary.json and summary.md.
+# Formal proofs (datapath for all inputs, control for all input sequences,
+# FP32 units, the netlists of every fused MAC and of the if4 and nvfp4 lane
+# MACs at B = 16 equivalent to the RTL) and the mutants that must fail them:
+# build/formal/summary.json and summary.md. The netlists are those of
+# `make synth` in build/synth (synthesized there when missing).
+# formal-all also proves every default lane MAC's netlists (long: their
+# synthesis, unless `make synth` ran first).
 formal: $(STAMP)
 	$(PY) -m ifmac formal --jobs $(JOBS)
+
+formal-all: $(STAMP)
+	$(PY) -m ifmac formal --jobs $(JOBS) --every-lane
 
 # Verilog of every default configuration into build/verilog/.
 verilog: $(STAMP)

@@ -265,13 +265,21 @@ def _datapath_twins() -> dict[str, str]:
 DATAPATH_TWINS = _datapath_twins()
 
 
+#: The lane MACs whose netlists `make formal` proves (each takes 4 to 7
+#: minutes, most of it the synthesis); `--every-lane` (`make formal-all`)
+#: proves every default lane configuration's.
+NETLIST_LANES = [("if4", 16), ("nvfp4", 16)]
+
+
 def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
-               kinds=KINDS) -> list[Proof]:
+               kinds=KINDS, every_lane: bool = False) -> list[Proof]:
     """`make formal`: datapath for every format x B (fused: D is there; lane
     at B=16; a format in DATAPATH_TWINS only when asked for by name),
     control for every default configuration and pipelined if4, the FP32
-    units, and the mutants; or those of them that match the filters (the
-    FP32 units match every format, arch and block size)."""
+    units, the netlists of every fused default configuration and of
+    NETLIST_LANES (`every_lane`: of every default lane configuration), and
+    the mutants; or those of them that match the filters (the FP32 units
+    match every format, arch and block size)."""
     named = tuple(formats) != FORMAT_NAMES
     datapath = [f for f in FORMAT_NAMES if named or f not in DATAPATH_TWINS]
     proofs = [Proof("datapath", f, "fused", b) for f in datapath for b in BLOCK_SIZES]
@@ -281,7 +289,8 @@ def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
     proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
     proofs.append(Proof("fp_unit", unit="adder_commutes"))
     proofs += [Proof("netlist", c.format.name, c.arch, c.block_size) for c in DEFAULT_CONFIGS
-               if c.arch == "fused"]
+               if c.arch == "fused" or every_lane
+               or (c.format.name, c.block_size) in NETLIST_LANES]
     proofs += MUTANTS
     return [p for p in proofs if p.kind in kinds and (p.kind == "fp_unit" or (
         p.fmt in formats and p.arch in archs and p.block_size in block_sizes))]
@@ -343,7 +352,10 @@ def run(proofs: list[Proof], jobs: int, out_dir: Path, netlists: Path,
     t0 = time.perf_counter()
     records = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_proof, p, out_dir, netlists, lib): p for p in proofs}
+        # The longest first (a lane netlist's synthesis), so that the short
+        # ones fill the other workers meanwhile.
+        first = sorted(proofs, key=lambda p: (p.kind != "netlist", p.arch != "lane"))
+        futures = {pool.submit(run_proof, p, out_dir, netlists, lib): p for p in first}
         for k, fut in enumerate(as_completed(futures), 1):
             r = fut.result()
             records.append(r)

@@ -297,16 +297,16 @@ def cmd_formal(args) -> int:
     from pathlib import Path
     from ifmac.formal import proofs
     if args.quick:
-        if args.format or args.arch or args.block_size or args.kind:
+        if args.format or args.arch or args.block_size or args.kind or args.every_lane:
             raise InputError("--quick runs a fixed subset; it takes no --format, --arch, "
-                             "--block-size or --kind")
+                             "--block-size, --kind or --every-lane")
         selected = proofs.quick_proofs()
     else:
         selected = proofs.all_proofs(
             formats=(args.format,) if args.format else formats.FORMAT_NAMES,
             archs=(args.arch,) if args.arch else proofs.ARCHS,
             block_sizes=(args.block_size,) if args.block_size else formats.BLOCK_SIZES,
-            kinds=tuple(args.kind) if args.kind else proofs.KINDS)
+            kinds=tuple(args.kind) if args.kind else proofs.KINDS, every_lane=args.every_lane)
     return proofs.run(selected, args.jobs, Path(args.output), Path(args.netlists), args.liberty)
 
 
@@ -467,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"proof kind, repeatable: {', '.join(KINDS)} (default all)")
     fo.add_argument("--quick", action="store_true",
                     help="the small subset that `make test` runs")
+    fo.add_argument("--every-lane", action="store_true",
+                    help="netlist proofs of every default lane configuration too (by default "
+                         "the if4 and nvfp4 lanes at B = 16; each lane takes 4-7 minutes, "
+                         "most of it its synthesis)")
     fo.add_argument("-o", "--output", default=os.path.join("build", "formal"), metavar="DIR")
     fo.add_argument("--netlists", default=os.path.join("build", "synth"), metavar="DIR",
                     help="where the netlist proofs find (or synthesize) each configuration's "

@@ -12,7 +12,7 @@ from ifmac.formal import equiv, harness, proofs
 from ifmac.formal.proofs import MUTANTS, Mutant, Proof
 from ifmac.formal.sby import run_dprove, tool_env
 from ifmac.hdl.fp import Float32Adder
-from ifmac.hdl.mac import MAC
+from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
 from ifmac.synth.liberty import find_liberty
 
 #: Counterexample traces of the mutants are kept here for a person to open.
@@ -80,7 +80,11 @@ def test_make_formal_set():
     assert {"control/if4_lane_b32", "control/nvfp6_e3m2_fused_b16",
             "control/if4_lane_b16_p2", "fp_unit/adder_commutes",
             "fp_unit/multiplier_p2", "netlist/if4_fused_b16", "netlist/mxfp4_fused_b32",
-            "netlist/nvfp4_fused_b8"} <= names
+            "netlist/nvfp4_fused_b8", "netlist/if4_lane_b16"} <= names
+    assert "netlist/if3_lane_b16" not in names
+    every = {p.name for p in proofs.all_proofs(every_lane=True)}
+    assert every - names == {f"netlist/{c.name[len('ifmac_'):]}" for c in DEFAULT_CONFIGS
+                             if c.arch == "lane"} - names
     assert {p.name for p in MUTANTS} <= names
     assert len(names) == len(proofs.all_proofs())
 
