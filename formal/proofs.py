@@ -16,7 +16,6 @@ summary.md.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,7 +29,7 @@ from ifmac.golden.errors import InputError
 from ifmac.golden.formats import BLOCK_SIZES, FORMAT_NAMES, get_format
 from ifmac.golden.model import ARCHS
 from ifmac.hdl.fp import FixedToFloat32, Float32Adder, Float32Multiplier
-from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC, STAGES
+from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
 
 from . import equiv, harness
 from .sby import ENGINE, Outcome, run_dprove, run_sby, tool_env
@@ -190,7 +189,7 @@ def _netlist_proof(proof: Proof, folder: Path, netlists: Path,
     """Synthesize (or reuse) the configuration's netlists in `netlists`, copy
     them into `folder` (a mutant changes one cell of its copy) and prove the
     chain of ifmac.formal.equiv."""
-    from ifmac.synth.flow import synthesize, yosys_tool
+    from ifmac.synth.flow import present_stages, synthesize, yosys_tool
     config = Config.make(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
     result = synthesize(config, netlists, liberty)
     if folder.exists():
@@ -202,9 +201,9 @@ def _netlist_proof(proof: Proof, folder: Path, netlists: Path,
     notes = []
     if proof.mutant:
         cell, kind = equiv.cell_before_result_bit(folder, result.top, 23)
-        notes.append(f"mutant: {cell} {kind} -> {equiv.swap_cell(folder / 'total.liberty.v', cell, kind)}")
-    present = set(re.findall(r"^module \\(\S+)", (folder / "mac.il").read_text(), re.M))
-    stages = [f"{result.top}.{s}" for s in STAGES if f"{result.top}.{s}" in present]
+        swapped = equiv.swap_cell(folder / "total.liberty.v", cell, kind)
+        notes.append(f"mutant: {cell} {kind} -> {swapped}")
+    stages = present_stages(result.top, (folder / "mac.il").read_text())
     _, env = tool_env()
     checks = equiv.prove_netlists(folder, result.top, stages, liberty is not None, env["ABC"],
                                   NETLIST_TIMEOUT, yosys_tool())

@@ -44,8 +44,8 @@ from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import MAC, STAGES
 from ifmac.hdl.verilog import convert_rtlil
 
-__all__ = ["Figures", "Result", "synthesize", "yosys_tool", "run_yosys", "OTHER_STAGE",
-           "METRICS"]
+__all__ = ["Figures", "Result", "synthesize", "yosys_tool", "run_yosys", "present_stages",
+           "OTHER_STAGE", "METRICS"]
 
 #: The top module's own logic in the per-stage run.
 OTHER_STAGE = "registers"
@@ -104,6 +104,13 @@ def yosys_tool() -> str:
     # pybind11 extension imported after it in the same process (matplotlib's
     # ft2font, for area.png) then fails to load. Yosys runs in a subprocess.
     return "pyosys" if importlib.util.find_spec("pyosys") is not None else "yowasp"
+
+
+def present_stages(top: str, rtlil: str) -> list[str]:
+    """The modules of the stages (STAGES) that Amaranth wrote into `rtlil`
+    (it leaves out a stage without logic), in stage order."""
+    present = set(re.findall(r"^module \\(\S+)", rtlil, re.M))
+    return [f"{top}.{s}" for s in STAGES if f"{top}.{s}" in present]
 
 
 def _template_text(name: str) -> str:
@@ -203,9 +210,8 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
     with_lib = liberty is not None
     # Amaranth leaves out a stage without logic (the tree of a single
     # accumulator): it has no figures to report, all of them 0.
-    present = set(re.findall(r"^module \\(\S+)", netlist, re.M))
-    empty = [s for s in STAGES if f"{dut.name}.{s}" not in present]
-    stage_modules = [f"{dut.name}.{s}" for s in STAGES if s not in empty]
+    stage_modules = present_stages(dut.name, netlist)
+    empty = [s for s in STAGES if f"{dut.name}.{s}" not in stage_modules]
     modules = {s: f"{dut.name}.{s}" for s in STAGES if s not in empty} | {OTHER_STAGE: dut.name}
     inputs = {"mac.il": netlist, "flow.ys": _script(dut.name, stage_modules, modules, with_lib)}
     inputs |= {name: _template_text(name) for name in ("generic.abc", "liberty.abc")}
