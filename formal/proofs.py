@@ -32,7 +32,7 @@ from ifmac.hdl.fp import FixedToFloat32, Float32Adder, Float32Multiplier
 from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
 
 from . import equiv, harness
-from .sby import ENGINE, Outcome, run_dprove, run_sby, tool_env
+from .sby import ENGINE, Outcome, run_dprove, run_sby, tool_env, warm_yosys
 
 __all__ = ["Proof", "Mutant", "KINDS", "MUTANTS", "all_proofs", "quick_proofs", "run_proof",
            "run"]
@@ -348,6 +348,7 @@ def run(proofs: list[Proof], jobs: int, out_dir: Path, netlists: Path,
         from ifmac.synth.liberty import find_liberty
         lib, how = find_liberty(liberty)
         print(f"netlists in {netlists}; {how}", flush=True)
+    warm_yosys()
     t0 = time.perf_counter()
     records = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:

