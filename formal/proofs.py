@@ -123,8 +123,9 @@ class Proof:
                        "registers as cut points, for every input and state",
             "fp_unit": ("a + b == b + a, bit for bit, for all a, b"
                         if self.unit == "adder_commutes" else
-                        f"pipeline {self.pipeline} == combinational, delayed "
-                        f"{self.pipeline} cycles, for every input sequence"),
+                        f"pipeline {self.pipeline} == combinational, delayed by "
+                        f"{self.pipeline} cycle{'s' if self.pipeline > 1 else ''}, for every "
+                        "input sequence"),
         }[self.kind]
 
 
@@ -175,6 +176,7 @@ class Record:
     name: str
     kind: str
     statement: str
+    engine: str
     expect: str
     status: str
     ok: bool
@@ -234,9 +236,9 @@ def run_proof(proof: Proof, out_dir: Path, netlists: Path | None = None,
         outcome = Outcome("ERROR", None, str(e))
     seconds = round(time.perf_counter() - t0, 1)
     ok = outcome.status == proof.expect and (proof.expect == "PASS" or outcome.trace is not None)
-    return Record(proof.name, proof.kind, proof.statement, proof.expect, outcome.status, ok,
-                  seconds, str(folder), str(outcome.trace) if outcome.trace else None,
-                  outcome.detail)
+    return Record(proof.name, proof.kind, proof.statement, proof.engine, proof.expect,
+                  outcome.status, ok, seconds, str(folder),
+                  str(outcome.trace) if outcome.trace else None, outcome.detail)
 
 
 # --------------------------------------------------------------------------
@@ -317,13 +319,15 @@ def quick_proofs() -> list[Proof]:
 def _markdown(records: list[Record], wall: float) -> str:
     lines = ["# ifmac formal", "",
              f"{len(records)} proofs, {sum(r.ok for r in records)} as expected, "
-             f"{wall:.0f} s wall clock. Engine: ABC PDR through SymbiYosys "
-             "(unbounded: a PASS is a proof for every input sequence, not a bound).", ""]
+             f"{wall:.0f} s wall clock. Every engine is unbounded: a PASS is a proof for "
+             "every input and input sequence, not a bound.", ""]
     for kind in KINDS:
         rows = [r for r in records if r.kind == kind]
         if not rows:
             continue
-        lines += [f"## {kind}", "", rows[0].statement if rows[0].expect == "PASS" else "", "",
+        statements = dict.fromkeys(r.statement for r in rows if r.expect == "PASS")
+        lines += [f"## {kind}", "", *(f"- {s}" for s in statements),
+                  f"- engine: {rows[0].engine}", "",
                   "| proof | expected | verdict | s |", "|---|---|---|---|"]
         lines += [f"| {r.name} | {r.expect} | {r.status}{'' if r.ok else ' (unexpected)'} | "
                   f"{r.seconds:.1f} |" for r in rows]

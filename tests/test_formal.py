@@ -108,7 +108,9 @@ def test_formal_command_writes_summary(tmp_path, capsys):
     verdicts = {r["name"]: r["status"] for r in summary["proofs"]}
     assert verdicts == {"control/if4_fused_b8": "PASS",
                         "control/if4_fused_b8_mutant_latency": "FAIL"}
-    assert "| control/if4_fused_b8 | PASS | PASS |" in (tmp_path / "summary.md").read_text()
+    assert {r["engine"] for r in summary["proofs"]} == {"abc pdr"}
+    text = (tmp_path / "summary.md").read_text()
+    assert "| control/if4_fused_b8 | PASS | PASS |" in text and "- engine: abc pdr" in text
 
 
 @pytest.mark.parametrize("argv,message", [
