@@ -25,15 +25,17 @@ one-cycle VCD.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ifmac.tech import Technology
+from ifmac.tools import Verdict, YosysTool, abc_verdict, read_yosys_json, run_yosys
+
 __all__ = ["Side", "read_side", "Aig", "Miter", "build_miter", "Check", "check", "VIEWS",
-           "LINKS", "prove_netlists", "SWAP", "cell_before_result_bit", "swap_cell"]
+           "LINKS", "prove_netlists", "cell_before_result_bit", "swap_cell"]
 
 
 # --------------------------------------------------------------------------
@@ -87,7 +89,7 @@ def read_side(path: Path, top: str) -> Side:
     """The module `top` of a Yosys JSON netlist of single-bit gates,
     positive-edge flops on one clock and instances of the file's other
     modules; ValueError naming anything else."""
-    modules = json.loads(Path(path).read_text())["modules"]
+    modules = read_yosys_json(path)
     module = modules[top]
     side = Side({}, {}, {}, {}, {n: v["bits"] for n, v in module["netnames"].items()})
     clocks = set()
@@ -348,7 +350,7 @@ class Check:
     """One miter's verdict: PASS, FAIL (trace: the counterexample as VCD),
     UNDECIDED (no verdict in the time limit) or ERROR."""
     name: str
-    status: str
+    status: Verdict
     seconds: float
     detail: str
     trace: str | None = None
@@ -377,7 +379,6 @@ def write_vcd(path: Path, signals: dict[str, list[int]]) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-_ABC_VERDICT = re.compile(r"^(UNSATISFIABLE|SATISFIABLE|UNDECIDED)\b", re.M)
 _CEX_BIT = re.compile(r"^pi(\d+)(?:@0)?=([01])$", re.M)
 
 
@@ -392,7 +393,7 @@ def check(name: str, gold: Side, gate: Side, folder: Path, abc: str,
     try:
         miter = build_miter(gold, gate)
     except ValueError as e:
-        return Check(name, "ERROR", round(time.perf_counter() - t0, 1), str(e))
+        return Check(name, Verdict.ERROR, round(time.perf_counter() - t0, 1), str(e))
     miter.aig.write(folder / "miter.aig", [lit for _, lit in miter.outputs])
     try:
         p = subprocess.run([abc, "-c", "read_aiger miter.aig; dprove; write_cex -n cex.txt"],
@@ -401,19 +402,17 @@ def check(name: str, gold: Side, gate: Side, folder: Path, abc: str,
     except subprocess.TimeoutExpired as e:
         log = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         (folder / "abc.log").write_text(log)
-        return Check(name, "UNDECIDED", round(time.perf_counter() - t0, 1),
+        return Check(name, Verdict.UNDECIDED, round(time.perf_counter() - t0, 1),
                      f"ABC's dprove gave no verdict in {timeout:.0f} s")
     (folder / "abc.log").write_text(log)
     seconds = lambda: round(time.perf_counter() - t0, 1)  # noqa: E731
-    found = _ABC_VERDICT.findall(log)
-    verdict = found[-1] if found else "ERROR"
+    verdict = abc_verdict(log)
     stats = (f"{miter.matched} registers matched, {miter.constant} found constant, "
              f"{len(miter.unmatched)} free; {len(miter.outputs)} points compared")
-    if verdict == "UNSATISFIABLE":
-        return Check(name, "PASS", seconds(), stats)
-    if verdict != "SATISFIABLE":
-        return Check(name, "UNDECIDED" if verdict == "UNDECIDED" else "ERROR", seconds(),
-                     "\n".join(log.strip().splitlines()[-5:]))
+    if verdict == Verdict.PASS:
+        return Check(name, verdict, seconds(), stats)
+    if verdict != Verdict.FAIL:
+        return Check(name, verdict, seconds(), "\n".join(log.strip().splitlines()[-5:]))
     values = [0] * len(miter.inputs)
     for k, v in _CEX_BIT.findall((folder / "cex.txt").read_text()):
         values[int(k)] = int(v)
@@ -422,11 +421,11 @@ def check(name: str, gold: Side, gate: Side, folder: Path, abc: str,
     gate_v = miter.aig.evaluate(values, [miter.gate_lits[x] for x in labels])
     differ = [(x, g, n) for x, g, n in zip(labels, gold_v, gate_v) if g != n]
     if not differ:
-        return Check(name, "ERROR", seconds(), "ABC's counterexample shows no difference")
+        return Check(name, Verdict.ERROR, seconds(), "ABC's counterexample shows no difference")
     signals = _groups(miter.inputs, values)
     signals |= {f"rtl {x}": [g] for x, g, _ in differ} | {f"netlist {x}": [n] for x, _, n in differ}
     write_vcd(folder / "trace.vcd", signals)
-    return Check(name, "FAIL", seconds(),
+    return Check(name, Verdict.FAIL, seconds(),
                  f"{len(differ)} points differ, first {differ[0][0]} (RTL side {differ[0][1]}, "
                  f"netlist side {differ[0][2]})", str(folder / "trace.vcd"))
 
@@ -471,9 +470,9 @@ LINKS = (("rtl", "stages.generic", True),
          ("total.generic", "total.liberty", False))
 
 
-def read_views(work: Path, top: str, stages: list[str], views: list[str], tool: str) -> None:
+def read_views(work: Path, top: str, stages: list[str], views: list[str],
+               tool: YosysTool) -> None:
     """Write work/<view>.json for each of `views` (one Yosys run)."""
-    from ifmac.synth.flow import run_yosys
     lines = []
     for view in views:
         lines += [line.format(top=top, stages=" ".join(stages)) for line in VIEWS[view]]
@@ -483,7 +482,7 @@ def read_views(work: Path, top: str, stages: list[str], views: list[str], tool: 
 
 
 def prove_netlists(work: Path, top: str, stages: list[str], liberty: bool, abc: str,
-                   timeout: float, tool: str) -> list[Check]:
+                   timeout: float, tool: YosysTool) -> list[Check]:
     """Every link of the chain for the netlists in `work` (mac.il,
     stages.generic.v, total.generic.v; total.liberty.v and cells.lib when
     `liberty`): one Check per link and module, folders under work/."""
@@ -493,7 +492,7 @@ def prove_netlists(work: Path, top: str, stages: list[str], liberty: bool, abc: 
     for gold, gate, per_module in links:
         modules = [top]
         if per_module:
-            modules = [m for m in json.loads((work / f"{gate}.json").read_text())["modules"]
+            modules = [m for m in read_yosys_json(work / f"{gate}.json")
                        if m.startswith(top + ".")] + [top]
         for module in modules:
             part = module[len(top) + 1:] or "top"
@@ -502,37 +501,30 @@ def prove_netlists(work: Path, top: str, stages: list[str], liberty: bool, abc: 
             try:
                 sides = [read_side(work / f"{v}.json", module) for v in (gold, gate)]
             except (KeyError, ValueError) as e:
-                checks.append(Check(name, "ERROR", 0.0, f"{type(e).__name__}: {e}"))
+                checks.append(Check(name, Verdict.ERROR, 0.0, f"{type(e).__name__}: {e}"))
                 continue
             checks.append(check(name, *sides, sub, abc, timeout))
     return checks
 
 
-#: Liberty cells with the same pins and another function: a one-cell mutant.
-SWAP = {"NAND2X1": "NOR2X1", "NOR2X1": "NAND2X1", "AND2X1": "OR2X1", "OR2X1": "AND2X1",
-        "AND2X2": "OR2X2", "OR2X2": "AND2X2", "XOR2X1": "XNOR2X1", "XNOR2X1": "XOR2X1",
-        "INVX1": "BUFX2", "BUFX2": "INVX1", "AOI21X1": "OAI21X1", "OAI21X1": "AOI21X1",
-        "AOI22X1": "OAI22X1", "OAI22X1": "AOI22X1", "NAND3X1": "NOR3X1", "NOR3X1": "NAND3X1"}
-
-
-def cell_before_result_bit(work: Path, top: str, bit: int) -> tuple[str, str]:
+def cell_before_result_bit(work: Path, top: str, bit: int, tech: Technology) -> tuple[str, str]:
     """(instance, type) of the Liberty cell that drives the D input of the
     flop behind result[bit], from the synthesis's total.netlist.json."""
-    module = json.loads((Path(work) / "total.netlist.json").read_text())["modules"][top]
+    module = read_yosys_json(Path(work) / "total.netlist.json")[top]
     net = module["ports"]["result"]["bits"][bit]
     drivers = {c["connections"][pin][0]: (name, c) for name, c in module["cells"].items()
-               for pin in ("Y", "Q") if pin in c["connections"]}
+               for pin in tech.output_pins if pin in c["connections"]}
     flop = drivers[net][1]
-    name, cell = drivers[flop["connections"]["D"][0]]
+    name, cell = drivers[flop["connections"][tech.flop_data_pin][0]]
     return name, cell["type"]
 
 
-def swap_cell(netlist: Path, name: str, kind: str) -> str:
+def swap_cell(netlist: Path, name: str, kind: str, tech: Technology) -> str:
     """Replace the cell `name` of type `kind` in the Verilog `netlist` by its
-    SWAP twin; the new type."""
+    twin in `tech.swaps` (same pins, another function); the new type."""
     text = Path(netlist).read_text()
     old = f"  {kind} {name} ("
     if text.count(old) != 1:
         raise ValueError(f"{netlist}: {old.strip()} found {text.count(old)} times")
-    Path(netlist).write_text(text.replace(old, f"  {SWAP[kind]} {name} ("))
-    return SWAP[kind]
+    Path(netlist).write_text(text.replace(old, f"  {tech.swaps[kind]} {name} ("))
+    return tech.swaps[kind]

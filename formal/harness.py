@@ -28,7 +28,7 @@ from amaranth import Array, Const, Module, Mux, Signal, signed
 from amaranth.hdl import Assert
 
 from ifmac.golden.formats import E8M0_NAN, SCALE_INT_FLAG, SCALE_NAN_PAYLOAD
-from ifmac.golden.model import STATUS_BITS, STATUS_WIDTH
+from ifmac.golden.model import STATUS_WIDTH, Status
 from ifmac.hdl.fp import Float32Adder
 from ifmac.hdl.mac import MAC, used
 
@@ -106,9 +106,9 @@ def _beat_flags(dut: MAC) -> tuple[Signal, list]:
     else:
         nan = [s == E8M0_NAN for s in scales]
     int_flag = [(s & SCALE_INT_FLAG) != 0 for s in scales]
-    bits = {"scale_nan_payload": nan[0] | nan[1],
-            "int_flag_on_fp_format": (int_flag[0] | int_flag[1]) if f.flag_reserved else 0}
-    return flags, [flags[STATUS_BITS[k]].eq(v) for k, v in bits.items()]
+    bits = {Status.SCALE_NAN_PAYLOAD: nan[0] | nan[1],
+            Status.INT_FLAG_ON_FP_FORMAT: (int_flag[0] | int_flag[1]) if f.flag_reserved else 0}
+    return flags, [flags[k.bit].eq(v) for k, v in bits.items()]
 
 
 def control(dut: MAC) -> tuple[Module, list]:

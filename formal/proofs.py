@@ -15,30 +15,43 @@ summary.md.
 
 from __future__ import annotations
 
+import enum
 import json
+from typing import Callable
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from amaranth.back import rtlil
 
+from ifmac.engine import progress_prefix, run_units, table, write_json
 from ifmac.golden.config import Config
 from ifmac.golden.errors import InputError
 from ifmac.golden.formats import BLOCK_SIZES, FORMAT_NAMES, get_format
 from ifmac.golden.model import ARCHS
 from ifmac.hdl.fp import FixedToFloat32, Float32Adder, Float32Multiplier
 from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
+from ifmac.tech import DEFAULT_TECH, find_liberty, technology_of
+from ifmac.tools import Verdict, abc_executable, warm_yosys, yosys_tool
 
 from . import equiv, harness
-from .sby import ENGINE, Outcome, run_dprove, run_sby, tool_env, warm_yosys
+from .sby import ENGINE, Outcome, run_dprove, run_sby
 
-__all__ = ["Proof", "Mutant", "KINDS", "MUTANTS", "all_proofs", "quick_proofs", "run_proof",
-           "run"]
+__all__ = ["Proof", "Mutant", "Kind", "KINDS", "MUTANTS", "all_proofs", "quick_proofs",
+           "run_proof", "run"]
 
-#: Proof kinds, in report order.
-KINDS = ("datapath", "control", "fp_unit", "netlist")
+
+class Kind(enum.StrEnum):
+    """Proof kinds, in report order."""
+    DATAPATH = "datapath"
+    CONTROL = "control"
+    FP_UNIT = "fp_unit"
+    NETLIST = "netlist"
+
+
+KINDS = tuple(Kind)
 
 #: Seconds ABC may take on one miter of a netlist proof.
 NETLIST_TIMEOUT = 300.0
@@ -51,7 +64,7 @@ NETLIST_FILES = ("mac.il", "stages.generic.v", "total.generic.v", "total.liberty
 def _fused_converter(pipeline: int) -> FixedToFloat32:
     """FixedToFloat32 at the widths the fused if4 b16 MAC uses it: the dot
     product's width and 2 * frac_bits fraction bits."""
-    mac = harness.used(MAC("if4", "fused", 16))
+    mac = harness.used(MAC(Config.make("if4", "fused", 16)))
     mac.elaborate(None)
     return FixedToFloat32(len(mac.probes["dot"]), 2 * mac.fmt.frac_bits, pipeline=pipeline)
 
@@ -66,53 +79,54 @@ FP_UNITS = {
 FP_PIPELINES = (1, 2)
 
 #: Control proofs also run on pipelined MACs of these configurations.
-PIPELINED_CONTROL = [("if4", a, 16, p) for a in ARCHS for p in (1, 2)]
+PIPELINED_CONTROL = [Config.make("if4", a, 16, p) for a in ARCHS for p in (1, 2)]
 
 
-@dataclass(frozen=True)
-class Mutant:
-    """A deliberate defect: `what` is "decode_entry", "latency" or
-    "netlist_cell"."""
-    what: str
+class Mutant(enum.StrEnum):
+    """A deliberate defect."""
+    DECODE_ENTRY = "decode_entry"
+    LATENCY = "latency"
+    NETLIST_CELL = "netlist_cell"
 
 
 @dataclass(frozen=True)
 class Proof:
-    kind: str
-    fmt: str | None = None
-    arch: str | None = None
-    block_size: int | None = None
-    pipeline: int = 0
+    """One proof: its kind and the configuration it is about (fp_unit: the
+    FP32 unit and its pipeline instead), and whether a mutant of it is
+    proved (which must fail)."""
+    kind: Kind
+    config: Config | None = None
     unit: str | None = None         # fp_unit: FP_UNITS key, or "adder_commutes"
+    pipeline: int = 0               # fp_unit: the unit's register cuts
     mutant: Mutant | None = None
 
     @property
-    def config(self) -> str:
-        if self.kind == "fp_unit":
+    def subject(self) -> str:
+        """What the proof is about: the configuration's name (a mutant's
+        with `_mutant_<what>`), or the FP32 unit."""
+        if self.kind == Kind.FP_UNIT:
             return self.unit + (f"_p{self.pipeline}" if self.pipeline else "")
-        name = f"{self.fmt}_{self.arch}_b{self.block_size}"
-        name += f"_p{self.pipeline}" if self.pipeline else ""
-        return name + (f"_mutant_{self.mutant.what}" if self.mutant else "")
+        return self.config.name + (f"_mutant_{self.mutant}" if self.mutant else "")
 
     @property
     def name(self) -> str:
-        return f"{self.kind}/{self.config}"
+        return f"{self.kind}/{self.subject}"
 
     @property
     def engine(self) -> str:
         """ABC's dprove where SAT sweeping finds the shared points (the
         datapath, the FP32 units), PDR for the control."""
-        return "abc pdr" if self.kind == "control" else "abc dprove"
+        return "abc pdr" if self.kind == Kind.CONTROL else "abc dprove"
 
     @property
-    def expect(self) -> str:
-        return "FAIL" if self.mutant else "PASS"
+    def expect(self) -> Verdict:
+        return Verdict.FAIL if self.mutant else Verdict.PASS
 
     @property
     def statement(self) -> str:
         """What a PASS proves, in one line."""
         if self.mutant:
-            return f"a proof of a design with a mutated {self.mutant.what.replace('_', ' ')} fails"
+            return f"a proof of a design with a mutated {self.mutant.replace('_', ' ')} fails"
         return {
             "datapath": "decoded values, exact products, D (fused) and C equal the registry's "
                         "tables, for all inputs",
@@ -149,23 +163,22 @@ class _WrongLatencyMAC(MAC):
 
 
 #: The MAC class of each mutant.
-_MUTANT_MACS = {"decode_entry": _WrongDecodeMAC, "latency": _WrongLatencyMAC}
+_MUTANT_MACS = {Mutant.DECODE_ENTRY: _WrongDecodeMAC, Mutant.LATENCY: _WrongLatencyMAC}
 
 
 def _mac(proof: Proof) -> MAC:
-    cls = _MUTANT_MACS[proof.mutant.what] if proof.mutant else MAC
-    return cls(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
+    return (_MUTANT_MACS[proof.mutant] if proof.mutant else MAC)(proof.config)
 
 
 def design(proof: Proof) -> str:
     """The RTLIL of `proof`'s harness, top module `top`."""
-    if proof.kind == "fp_unit":
+    if proof.kind == Kind.FP_UNIT:
         if proof.unit == "adder_commutes":
             m, ports = harness.adder_commutes()
         else:
             m, ports = harness.pipelined_unit(FP_UNITS[proof.unit], proof.pipeline)
     else:
-        build = harness.datapath if proof.kind == "datapath" else harness.control
+        build = harness.datapath if proof.kind == Kind.DATAPATH else harness.control
         m, ports = build(_mac(proof))
     return rtlil.convert(m, ports=ports, name="top", emit_src=False)
 
@@ -174,11 +187,11 @@ def design(proof: Proof) -> str:
 class Record:
     """One proof's line of the report."""
     name: str
-    kind: str
+    kind: Kind
     statement: str
     engine: str
-    expect: str
-    status: str
+    expect: Verdict
+    status: Verdict
     ok: bool
     seconds: float
     folder: str
@@ -191,9 +204,8 @@ def _netlist_proof(proof: Proof, folder: Path, netlists: Path,
     """Synthesize (or reuse) the configuration's netlists in `netlists`, copy
     them into `folder` (a mutant changes one cell of its copy) and prove the
     chain of ifmac.formal.equiv."""
-    from ifmac.synth.flow import present_stages, synthesize, yosys_tool
-    config = Config.make(proof.fmt, proof.arch, proof.block_size, proof.pipeline)
-    result = synthesize(config, netlists, liberty)
+    from ifmac.synth.flow import present_stages, synthesize
+    result = synthesize(proof.config, netlists, liberty)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -202,19 +214,20 @@ def _netlist_proof(proof: Proof, folder: Path, netlists: Path,
             shutil.copyfile(netlists / result.top / name, folder / name)
     notes = []
     if proof.mutant:
-        cell, kind = equiv.cell_before_result_bit(folder, result.top, 23)
-        swapped = equiv.swap_cell(folder / "total.liberty.v", cell, kind)
+        tech = technology_of(liberty) if liberty else DEFAULT_TECH
+        cell, kind = equiv.cell_before_result_bit(folder, result.top, 23, tech)
+        swapped = equiv.swap_cell(folder / "total.liberty.v", cell, kind, tech)
         notes.append(f"mutant: {cell} {kind} -> {swapped}")
     stages = present_stages(result.top, (folder / "mac.il").read_text())
-    _, env = tool_env()
-    checks = equiv.prove_netlists(folder, result.top, stages, liberty is not None, env["ABC"],
-                                  NETLIST_TIMEOUT, yosys_tool())
+    checks = equiv.prove_netlists(folder, result.top, stages, liberty is not None,
+                                  abc_executable(), NETLIST_TIMEOUT, yosys_tool())
     (folder / "checks.json").write_text(json.dumps([asdict(c) for c in checks], indent=1))
     if liberty is None:
         notes.append("no Liberty library: the Liberty netlist is not checked")
     statuses = [c.status for c in checks]
-    status = ("FAIL" if "FAIL" in statuses else "PASS" if set(statuses) == {"PASS"} else
-              next(s for s in statuses if s != "PASS"))
+    status = (Verdict.FAIL if Verdict.FAIL in statuses else
+              Verdict.PASS if set(statuses) == {Verdict.PASS} else
+              next(s for s in statuses if s != Verdict.PASS))
     trace = next((c.trace for c in checks if c.trace), None)
     lines = notes + [f"{c.name}: {c.status} {c.seconds:.1f} s; {c.detail}" for c in checks]
     return Outcome(status, Path(trace) if trace else None, "\n".join(lines))
@@ -224,18 +237,19 @@ def run_proof(proof: Proof, out_dir: Path, netlists: Path | None = None,
               liberty: Path | None = None) -> Record:
     """Build and run one proof; an error while building it is its verdict.
     A netlist proof synthesizes into (or reuses) `netlists`."""
-    folder = Path(out_dir) / proof.kind / proof.config
+    folder = Path(out_dir) / proof.kind / proof.subject
     t0 = time.perf_counter()
     try:
-        if proof.kind == "netlist":
+        if proof.kind == Kind.NETLIST:
             outcome = _netlist_proof(proof, folder, Path(netlists), liberty)
         else:
             runner = run_sby if proof.engine == ENGINE else run_dprove
             outcome = runner(folder, design(proof), "top")
     except (RuntimeError, ValueError) as e:
-        outcome = Outcome("ERROR", None, str(e))
+        outcome = Outcome(Verdict.ERROR, None, str(e))
     seconds = round(time.perf_counter() - t0, 1)
-    ok = outcome.status == proof.expect and (proof.expect == "PASS" or outcome.trace is not None)
+    ok = outcome.status == proof.expect and (proof.expect == Verdict.PASS
+                                             or outcome.trace is not None)
     return Record(proof.name, proof.kind, proof.statement, proof.engine, proof.expect,
                   outcome.status, ok, seconds, str(folder),
                   str(outcome.trace) if outcome.trace else None, outcome.detail)
@@ -272,44 +286,46 @@ DATAPATH_TWINS = _datapath_twins()
 NETLIST_LANES = [("if4", 16), ("nvfp4", 16)]
 
 
-def all_proofs(formats=FORMAT_NAMES, archs=ARCHS, block_sizes=BLOCK_SIZES,
-               kinds=KINDS, every_lane: bool = False) -> list[Proof]:
+def all_proofs(kinds=KINDS, every_lane: bool = False,
+               select: Callable[[Config], bool] | None = None,
+               named: tuple[str, ...] = ()) -> list[Proof]:
     """`make formal`: datapath for every format x B (fused: D is there; lane
     at B=16; a format in DATAPATH_TWINS only when asked for by name),
     control for every default configuration and pipelined if4, the FP32
     units, the netlists of every fused default configuration and of
     NETLIST_LANES (`every_lane`: of every default lane configuration), and
-    the mutants; or those of them that match the filters (the FP32 units
-    match every format, arch and block size)."""
-    named = tuple(formats) != FORMAT_NAMES
-    datapath = [f for f in FORMAT_NAMES if named or f not in DATAPATH_TWINS]
-    proofs = [Proof("datapath", f, "fused", b) for f in datapath for b in BLOCK_SIZES]
-    proofs += [Proof("datapath", f, "lane", 16) for f in datapath]
-    proofs += [Proof("control", c.format.name, c.arch, c.block_size) for c in DEFAULT_CONFIGS]
-    proofs += [Proof("control", f, a, b, p) for f, a, b, p in PIPELINED_CONTROL]
-    proofs += [Proof("fp_unit", unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
-    proofs.append(Proof("fp_unit", unit="adder_commutes"))
-    proofs += [Proof("netlist", c.format.name, c.arch, c.block_size) for c in DEFAULT_CONFIGS
-               if c.arch == "fused" or every_lane
+    the mutants; or those of them whose configuration `select` accepts (the
+    FP32 units have none, and are always selected). A format `named` has its
+    datapath proved even when it is a twin."""
+    datapath = [f for f in FORMAT_NAMES if f in named or f not in DATAPATH_TWINS]
+    proofs = [Proof(Kind.DATAPATH, Config.make(f, "fused", b))
+              for f in datapath for b in BLOCK_SIZES]
+    proofs += [Proof(Kind.DATAPATH, Config.make(f, "lane", 16)) for f in datapath]
+    proofs += [Proof(Kind.CONTROL, c) for c in DEFAULT_CONFIGS + PIPELINED_CONTROL]
+    proofs += [Proof(Kind.FP_UNIT, unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
+    proofs.append(Proof(Kind.FP_UNIT, unit="adder_commutes"))
+    proofs += [Proof(Kind.NETLIST, c) for c in DEFAULT_CONFIGS
+               if c.group == c.block_size or every_lane
                or (c.format.name, c.block_size) in NETLIST_LANES]
     proofs += MUTANTS
-    return [p for p in proofs if p.kind in kinds and (p.kind == "fp_unit" or (
-        p.fmt in formats and p.arch in archs and p.block_size in block_sizes))]
+    return [p for p in proofs if p.kind in kinds
+            and (p.config is None or select is None or select(p.config))]
 
 
 #: One mutant per kind of defect, each on a small MAC (the netlist mutant's
 #: configuration is none of the netlist proofs', so that no two proofs
 #: synthesize into the same folder at once).
-MUTANTS = [Proof("datapath", "if4", "fused", 8, mutant=Mutant("decode_entry")),
-           Proof("control", "if4", "fused", 8, mutant=Mutant("latency")),
-           Proof("netlist", "nvfp3", "fused", 8, mutant=Mutant("netlist_cell"))]
+MUTANTS = [Proof(Kind.DATAPATH, Config.make("if4", "fused", 8), mutant=Mutant.DECODE_ENTRY),
+           Proof(Kind.CONTROL, Config.make("if4", "fused", 8), mutant=Mutant.LATENCY),
+           Proof(Kind.NETLIST, Config.make("nvfp3", "fused", 8), mutant=Mutant.NETLIST_CELL)]
 
 
 def quick_proofs() -> list[Proof]:
     """The subset `make test` runs: one of each kind, small."""
-    return [Proof("datapath", "if4", "fused", 8), Proof("control", "if4", "lane", 8),
-            Proof("control", "nvfp4", "fused", 8, 1),
-            Proof("fp_unit", unit="fixed_to_float", pipeline=1), *MUTANTS]
+    return [Proof(Kind.DATAPATH, Config.make("if4", "fused", 8)),
+            Proof(Kind.CONTROL, Config.make("if4", "lane", 8)),
+            Proof(Kind.CONTROL, Config.make("nvfp4", "fused", 8, 1)),
+            Proof(Kind.FP_UNIT, unit="fixed_to_float", pipeline=1), *MUTANTS]
 
 
 # --------------------------------------------------------------------------
@@ -325,14 +341,22 @@ def _markdown(records: list[Record], wall: float) -> str:
         rows = [r for r in records if r.kind == kind]
         if not rows:
             continue
-        statements = dict.fromkeys(r.statement for r in rows if r.expect == "PASS")
+        statements = dict.fromkeys(r.statement for r in rows if r.expect == Verdict.PASS)
         lines += [f"## {kind}", "", *(f"- {s}" for s in statements),
-                  f"- engine: {rows[0].engine}", "",
-                  "| proof | expected | verdict | s |", "|---|---|---|---|"]
-        lines += [f"| {r.name} | {r.expect} | {r.status}{'' if r.ok else ' (unexpected)'} | "
-                  f"{r.seconds:.1f} |" for r in rows]
+                  f"- engine: {rows[0].engine}", ""]
+        lines += table(["proof", "expected", "verdict", "s"], (
+            [r.name, r.expect, r.status + ("" if r.ok else " (unexpected)"), f"{r.seconds:.1f}"]
+            for r in rows))
         lines.append("")
     return "\n".join(lines)
+
+
+def _progress(k: int, n: int, r: Record) -> str:
+    mark = "ok" if r.ok else "UNEXPECTED"
+    where = f"; trace {r.trace}" if r.trace else ""
+    line = (f"{progress_prefix(k, n)} {r.name}: {r.status} (expected {r.expect}, {mark}) "
+            f"{r.seconds:.1f} s{where}")
+    return line if r.ok else line + "\n      " + r.detail.replace("\n", "\n      ")
 
 
 def run(proofs: list[Proof], jobs: int, out_dir: Path, netlists: Path,
@@ -348,32 +372,22 @@ def run(proofs: list[Proof], jobs: int, out_dir: Path, netlists: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"ifmac formal: {len(proofs)} proofs, {jobs} jobs, into {out_dir}", flush=True)
     lib = None
-    if any(p.kind == "netlist" for p in proofs):
-        from ifmac.synth.liberty import find_liberty
+    if any(p.kind == Kind.NETLIST for p in proofs):
         lib, how = find_liberty(liberty)
         print(f"netlists in {netlists}; {how}", flush=True)
     warm_yosys()
     t0 = time.perf_counter()
-    records = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        # The longest first (a lane netlist's synthesis), so that the short
-        # ones fill the other workers meanwhile.
-        first = sorted(proofs, key=lambda p: (p.kind != "netlist", p.arch != "lane"))
-        futures = {pool.submit(run_proof, p, out_dir, netlists, lib): p for p in first}
-        for k, fut in enumerate(as_completed(futures), 1):
-            r = fut.result()
-            records.append(r)
-            mark = "ok" if r.ok else "UNEXPECTED"
-            where = f"; trace {r.trace}" if r.trace else ""
-            print(f"[{k:3d}/{len(proofs)}] {r.name}: {r.status} (expected {r.expect}, {mark}) "
-                  f"{r.seconds:.1f} s{where}", flush=True)
-            if not r.ok:
-                print("      " + r.detail.replace("\n", "\n      "), flush=True)
+    # The longest first (a lane netlist's synthesis), so that the short
+    # ones fill the other workers meanwhile.
+    first = sorted(proofs, key=lambda p: (p.kind != Kind.NETLIST,
+                                          p.config is None or p.config.group != 1))
+    work = partial(run_proof, out_dir=out_dir, netlists=netlists, liberty=lib)
+    records = run_units(work, first, jobs, _progress)
     order = {p.name: i for i, p in enumerate(proofs)}
     records.sort(key=lambda r: order[r.name])
     wall = time.perf_counter() - t0
-    (out_dir / "summary.json").write_text(json.dumps(
-        {"proofs": [asdict(r) for r in records], "wall_seconds": round(wall, 1)}, indent=1))
+    write_json(out_dir / "summary.json",
+               {"proofs": [asdict(r) for r in records], "wall_seconds": round(wall, 1)})
     (out_dir / "summary.md").write_text(_markdown(records, wall))
     bad = [r.name for r in records if not r.ok]
     print(f"\n{len(records) - len(bad)}/{len(records)} proofs as expected in {wall:.0f} s; "

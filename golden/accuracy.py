@@ -22,8 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codec import dequantize, quantize, rules_for, tensor_scale
-from .formats import FORMAT_NAMES, get_format
+from .config import Config
+from .errors import InputError
+from .formats import FORMAT_NAMES
 from .model import ARCHS, mac
+from .vectors import dot_product_beats
 
 __all__ = ["DISTRIBUTIONS", "tensors", "Accuracy", "measure", "measure_all"]
 
@@ -52,10 +55,9 @@ def tensors(dist: str, rows: int, K: int, rng: np.random.Generator):
 
 @dataclass(frozen=True)
 class Accuracy:
-    format: str
+    """One MAC configuration's accuracy under one rule."""
+    config: Config
     rule: str
-    arch: str
-    block_size: int
     K: int
     rows: int
     #: Quantization SQNR in dB, over all distributions and per distribution.
@@ -65,19 +67,37 @@ class Accuracy:
     rel_err_median: float
     rel_err_p99: float
 
+    @property
+    def format(self) -> str:
+        return self.config.format.name
+
+    @property
+    def arch(self) -> str:
+        return self.config.arch
+
+    def to_json(self) -> dict:
+        """The keys decision.json has for it."""
+        return {"format": self.format, "rule": self.rule, "arch": self.arch,
+                "block_size": self.config.block_size, "K": self.K, "rows": self.rows,
+                "sqnr_db": self.sqnr_db, "sqnr_db_by_dist": self.sqnr_db_by_dist,
+                "rel_err_median": self.rel_err_median, "rel_err_p99": self.rel_err_p99}
+
 
 def _sqnr_db(signal: float, noise: float) -> float:
     return float("inf") if noise == 0 else 10 * np.log10(signal / noise)
 
 
-def measure(fmt, rule: str | None = None, archs=ARCHS, block_size: int | None = None,
-            rows: int = 64, K: int = 4096, seed: int = 0) -> list[Accuracy]:
-    """One Accuracy per arch for `fmt` under `rule` (None: the format's
-    default) at `block_size` (None: the format's own)."""
-    f = get_format(fmt)
-    B = f.block_size if block_size is None else block_size
+def measure(configs: list[Config], rule: str | None = None, rows: int = 64, K: int = 4096,
+            seed: int = 0) -> list[Accuracy]:
+    """One Accuracy per configuration (MACs of one format and block size,
+    e.g. its lane and fused) under `rule` (None: the format's default)."""
+    first = configs[0]
+    if not all(first.same_stream(c) for c in configs):
+        raise InputError(f"accuracy compares MACs of one format and block size, not "
+                         f"{', '.join(c.name for c in configs)}")
+    f, B = first.format, first.block_size
     signal, noise, by_dist = 0.0, 0.0, {}
-    errs = {a: [] for a in archs}
+    errs = {c: [] for c in configs}
     rng = np.random.default_rng(seed)
     for dist in DISTRIBUTIONS:
         a, w = tensors(dist, rows, K, rng)
@@ -90,17 +110,15 @@ def measure(fmt, rule: str | None = None, archs=ARCHS, block_size: int | None = 
         by_dist[dist] = round(_sqnr_db(s, n), 3)
         signal, noise = signal + s, noise + n
         ref = np.einsum("ij,ij->i", a.astype(np.float64), w.astype(np.float64))
-        last = np.zeros((rows, K // B), bool)
-        last[:, -1] = True
-        for arch in archs:
-            bits = mac(f, arch, qa.codes.reshape(-1, B), qa.scales.reshape(-1),
-                       qw.codes.reshape(-1, B), qw.scales.reshape(-1), last.reshape(-1), B)
+        beats = dot_product_beats(first, qa, qw)
+        for c in configs:
+            bits = mac(c, beats)
             got = bits.view(np.float32).astype(np.float64) * (tensor_scale(qa) * tensor_scale(qw))
-            errs[arch].append(np.abs(got - ref) / np.abs(ref))
+            errs[c].append(np.abs(got - ref) / np.abs(ref))
     out = []
-    for arch in archs:
-        e = np.concatenate(errs[arch])
-        out.append(Accuracy(f.name, qa.rule, arch, B, K, rows * len(DISTRIBUTIONS),
+    for c in configs:
+        e = np.concatenate(errs[c])
+        out.append(Accuracy(c, qa.rule, K, rows * len(DISTRIBUTIONS),
                             round(_sqnr_db(signal, noise), 3), by_dist,
                             float(np.median(e)), float(np.percentile(e, 99))))
     return out
@@ -111,8 +129,9 @@ def measure_all(formats=FORMAT_NAMES, rows: int = 64, K: int = 4096, seed: int =
     """Every format x rule x arch at the format's own block size."""
     out = []
     for name in formats:
+        configs = [Config.make(name, arch) for arch in ARCHS]
         for rule in rules_for(name):
-            out += measure(name, rule, rows=rows, K=K, seed=seed)
+            out += measure(configs, rule, rows=rows, K=K, seed=seed)
             if progress:
                 progress(out[-1])
     return out

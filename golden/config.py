@@ -22,6 +22,7 @@ configurations in reports.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,7 +30,8 @@ from functools import cached_property
 from .errors import InputError
 from .formats import Format, check_block_size, get_format
 
-__all__ = ["Config", "STAGES", "ARCHS", "INTERLEAVES", "FRONT_CUTS", "check_arch"]
+__all__ = ["Config", "Cut", "TreeCut", "STAGES", "ARCHS", "INTERLEAVES", "FRONT_CUTS",
+           "check_arch"]
 
 #: The datapath stages in order, the same in the golden model (one function
 #: each) and the RTL (one component each). `scale` runs beside decode and
@@ -43,8 +45,31 @@ ARCHS = ("lane", "fused")
 #: Interleave factors: the accumulation adder has three internal cut points.
 INTERLEAVES = (1, 2, 4)
 
+
+
+class Cut(enum.StrEnum):
+    """A register cut after the stage of the same name. A StrEnum, so a cut
+    is also its stage's name (the RTL compares it with STAGES) and reads in
+    reports as the CLI spells it."""
+    DECODE = "decode"
+    PRODUCT = "product"
+    SCALE = "scale"
+    GROUP = "group"
+    MULTIPLY = "multiply"
+    ACCUMULATE = "accumulate"
+
+
+@dataclass(frozen=True)
+class TreeCut:
+    """A register cut after level `level` of the reduction tree (1-based)."""
+    level: int
+
+    def __str__(self) -> str:
+        return f"tree:{self.level}"
+
+
 #: Optional cuts in front of the accumulator, in datapath order.
-FRONT_CUTS = ("decode", "product", "scale", "group")
+FRONT_CUTS = (Cut.DECODE, Cut.PRODUCT, Cut.SCALE, Cut.GROUP)
 
 
 def check_arch(arch, block_size: int) -> int:
@@ -71,7 +96,7 @@ class Config:
     format: Format
     block_size: int
     group: int
-    cuts: tuple[str, ...]
+    cuts: tuple[Cut | TreeCut, ...]
     interleave: int = 1
 
     @classmethod
@@ -85,7 +110,7 @@ class Config:
         if isinstance(interleave, bool) or interleave not in INTERLEAVES:
             raise InputError(f"interleave must be one of {', '.join(map(str, INTERLEAVES))}, "
                              f"not {interleave!r}")
-        bare = cls(f, B, G, ("multiply",), interleave)
+        bare = cls(f, B, G, (Cut.MULTIPLY,), interleave)
         return cls(f, B, G, bare._resolve(pipeline), interleave)
 
     def replace(self, **changes) -> "Config":
@@ -111,31 +136,36 @@ class Config:
     def pipeline(self) -> str:
         """The cuts as the CLI spells them: `0` (only the fixed register),
         `max`, or the optional cut names."""
-        extra = [c for c in self.cuts if c != "multiply"]
+        extra = [str(c) for c in self.cuts if c != Cut.MULTIPLY]
         if not extra:
             return "0"
         return "max" if self.cuts == self.all_cuts and len(self.all_cuts) > 1 else ",".join(extra)
 
     @property
     def name(self) -> str:
-        """Verilog module name carrying the parameters, e.g. ifmac_if4_g4_b16_pmax_i2."""
+        """The configuration's one name, e.g. ifmac_if4_g4_b16_pmax_i2: the
+        Verilog module, and the key of every file, record, test id and proof
+        about it."""
         name = f"ifmac_{self.format.name}_{self.arch}_b{self.block_size}"
         spec = self.pipeline
         if spec != "0":
             name += "_pmax" if spec == "max" else "_p_" + "_".join(
-                c.replace(":", "") for c in self.cuts if c != "multiply")
+                str(c).replace(":", "") for c in self.cuts if c != Cut.MULTIPLY)
         return name + (f"_i{self.interleave}" if self.interleave > 1 else "")
 
-    @property
-    def label(self) -> str:
-        """Short human label: `if4 g4 b16 p=max i2`."""
-        text = f"{self.format.name} {self.arch} b{self.block_size}"
-        if self.pipeline != "0":
-            text += f" p={self.pipeline}"
-        return text + (f" i{self.interleave}" if self.interleave > 1 else "")
-
     def __str__(self) -> str:
-        return self.label
+        return self.name
+
+    @property
+    def tree_cuts(self) -> frozenset[int]:
+        """The levels of the reduction tree followed by a register."""
+        return frozenset(c.level for c in self.cuts if isinstance(c, TreeCut))
+
+    def same_stream(self, other: "Config") -> bool:
+        """Whether beats of `other` are beats of this configuration: the
+        same format and block size (arch, cuts and interleave change the
+        arithmetic or timing, not what a beat is)."""
+        return self.format == other.format and self.block_size == other.block_size
 
     @property
     def key(self) -> tuple:
@@ -149,21 +179,21 @@ class Config:
         return (self.groups * self.interleave - 1).bit_length()
 
     @cached_property
-    def all_cuts(self) -> tuple[str, ...]:
+    def all_cuts(self) -> tuple[Cut | TreeCut, ...]:
         """Every cut this configuration has, in datapath order."""
-        front = [c for c in FRONT_CUTS if c != "group" or self.group > 1]
-        return (*front, "multiply", "accumulate",
-                *(f"tree:{level}" for level in range(1, self.tree_levels)))
+        front = [c for c in FRONT_CUTS if c != Cut.GROUP or self.group > 1]
+        return (*front, Cut.MULTIPLY, Cut.ACCUMULATE,
+                *(TreeCut(level) for level in range(1, self.tree_levels)))
 
-    def cut_order(self) -> list[str]:
+    def cut_order(self) -> list[Cut | TreeCut]:
         """The optional cuts in the order an integer pipeline takes them: the
         path through the FP32 adders first (accumulate separates the
         accumulation add from the tree, then each tree chain is split in its
         middle, longest first), then the front (group, product, scale,
         decode: the conversion and multiply by S stay one stage)."""
-        order = []
+        order: list[Cut | TreeCut] = []
         if self.tree_levels:
-            order.append("accumulate")
+            order.append(Cut.ACCUMULATE)
         chains = [(1, self.tree_levels)]          # levels lo..hi without a cut
         while chains:
             chains.sort(key=lambda c: c[0] - c[1])   # longest first
@@ -171,15 +201,17 @@ class Config:
             if hi <= lo:
                 continue
             mid = (lo + hi) // 2
-            order.append(f"tree:{mid}")
+            order.append(TreeCut(mid))
             chains += [(lo, mid), (mid + 1, hi)]
-        order += [c for c in ("group", "product", "scale", "decode") if c in self.all_cuts]
-        if "accumulate" not in order:
-            order.append("accumulate")
+        order += [c for c in (Cut.GROUP, Cut.PRODUCT, Cut.SCALE, Cut.DECODE)
+                  if c in self.all_cuts]
+        if Cut.ACCUMULATE not in order:
+            order.append(Cut.ACCUMULATE)
         return order
 
-    def _resolve(self, spec) -> tuple[str, ...]:
-        optional = [c for c in self.all_cuts if c != "multiply"]
+    def _resolve(self, spec) -> tuple[Cut | TreeCut, ...]:
+        """The cuts `spec` names: the one place a pipeline is parsed."""
+        optional = [c for c in self.all_cuts if c != Cut.MULTIPLY]
         names = None
         if isinstance(spec, str) and spec.strip().isdigit():
             spec = int(spec)
@@ -195,16 +227,19 @@ class Config:
             names = set(optional)
         elif isinstance(spec, str):
             names = {s.strip() for s in spec.split(",") if s.strip()}
-        elif isinstance(spec, (tuple, list)):
-            names = set(spec)
+        elif isinstance(spec, (tuple, list, frozenset, set)):
+            names = {str(c) for c in spec}
         if names is None:
             raise InputError(f"pipeline must be an integer, max or cut names, not {spec!r}")
-        unknown = sorted(names - set(self.all_cuts))
+        names = {str(n) for n in names}
+        spelled = {str(c): c for c in self.all_cuts}
+        unknown = sorted(n for n in names if n not in spelled)
         if unknown:
             raise InputError(f"unknown cut {unknown[0]!r} for {self.format.name} {self.arch} "
                              f"b{self.block_size} i{self.interleave}; expected max, a number or "
-                             f"some of {', '.join(self.all_cuts)}")
-        return tuple(c for c in self.all_cuts if c in names or c == "multiply")
+                             f"some of {', '.join(map(str, self.all_cuts))}")
+        chosen = {spelled[n] for n in names}
+        return tuple(c for c in self.all_cuts if c in chosen or c == Cut.MULTIPLY)
 
     @property
     def latency(self) -> int:

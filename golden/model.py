@@ -16,26 +16,41 @@ canonical quiet NaN 0x7FC00000.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .codec import check_codes, pairwise_sum
 from .config import ARCHS, STAGES, Config
 from .errors import InputError
-from .formats import SCALE_INT_FLAG, Format, check_block_size, get_format
+from .formats import SCALE_INT_FLAG, Format, get_format
 
-__all__ = ["ARCHS", "STAGES", "STATUS_BITS", "decode", "product", "scale", "group", "multiply",
-           "accumulate", "reduce", "decode_scales", "segment_status", "mac", "cycle_model",
-           "CycleResult", "check_beats"]
+if TYPE_CHECKING:
+    from .vectors import Beats
 
-#: Status bits, sticky over a segment, reported with its result.
-#: bit 0: a scale byte had bit 7 (INT flag) set in a non-adaptive E4M3
-#:        format; such a block is decoded as if the bit were clear.
-#: bit 1: a scale byte was its format's NaN code: E4M3 payload 0x7F, decoded
-#:        as 448; E8M0 0xFF, which makes the block's products NaN.
-STATUS_BITS = {"int_flag_on_fp_format": 0, "scale_nan_payload": 1}
-STATUS_WIDTH = len(STATUS_BITS)
+__all__ = ["ARCHS", "STAGES", "Status", "STATUS_WIDTH", "decode", "product", "scale", "group",
+           "multiply", "accumulate", "reduce", "decode_scales", "segment_status", "mac",
+           "cycle_model", "CycleResult", "check_beats"]
+
+
+class Status(enum.IntFlag):
+    """Status bits, sticky over a segment, reported with its result."""
+    #: A scale byte had bit 7 (INT flag) set in a non-adaptive E4M3 format;
+    #: such a block is decoded as if the bit were clear.
+    INT_FLAG_ON_FP_FORMAT = 1 << 0
+    #: A scale byte was its format's NaN code: E4M3 payload 0x7F, decoded as
+    #: 448; E8M0 0xFF, which makes the block's products NaN.
+    SCALE_NAN_PAYLOAD = 1 << 1
+
+    @property
+    def bit(self) -> int:
+        """The bit's position in the status port."""
+        return self.value.bit_length() - 1
+
+
+STATUS_WIDTH = len(Status)
 
 #: The canonical quiet NaN every FP32 unit of the RTL returns.
 CANONICAL_NAN = 0x7FC00000
@@ -166,12 +181,12 @@ def reduce(partials: np.ndarray) -> np.ndarray:
 
 
 def segment_status(fmt: Format, a_scale, w_scale, last) -> np.ndarray:
-    """Sticky status bits (STATUS_BITS) OR-ed over each completed segment."""
+    """Sticky status bits (Status) OR-ed over each completed segment."""
     beat = np.zeros(len(last), dtype=np.uint8)
     for s in (np.asarray(a_scale, np.uint8), np.asarray(w_scale, np.uint8)):
         if fmt.flag_reserved:
-            beat |= ((s & SCALE_INT_FLAG) != 0).view(np.uint8) << STATUS_BITS["int_flag_on_fp_format"]
-        beat |= fmt.scale.is_nan(s).view(np.uint8) << STATUS_BITS["scale_nan_payload"]
+            beat |= ((s & SCALE_INT_FLAG) != 0).view(np.uint8) << Status.INT_FLAG_ON_FP_FORMAT.bit
+        beat |= fmt.scale.is_nan(s).view(np.uint8) << Status.SCALE_NAN_PAYLOAD.bit
     starts, lengths = _segments(np.asarray(last, dtype=bool))
     if len(starts) == 0:
         return np.zeros(0, np.uint8)
@@ -182,9 +197,10 @@ def segment_status(fmt: Format, a_scale, w_scale, last) -> np.ndarray:
 # Whole MAC
 # --------------------------------------------------------------------------
 
-def check_beats(fmt: Format, a, a_scale, w, w_scale, last, block_size: int):
-    """Validate a beat stream; returns it as (uint8, uint8, uint8, uint8, bool) arrays."""
-    B = check_block_size(block_size)
+def check_beats(config: Config, a, a_scale, w, w_scale, last):
+    """Validate a beat stream of `config`'s format and block size; returns it
+    as (uint8, uint8, uint8, uint8, bool) arrays."""
+    fmt, B = config.format, config.block_size
     a = check_codes(a, fmt, "a")
     w = check_codes(w, fmt, "w")
     n = a.shape[0] if a.ndim == 2 else -1
@@ -204,16 +220,16 @@ def check_beats(fmt: Format, a, a_scale, w, w_scale, last, block_size: int):
     return a, out[0], w, out[1], last.astype(bool)
 
 
-def mac(fmt, arch, a, a_scale, w, w_scale, last, block_size: int = 16, interleave: int = 1,
-        return_status: bool = False):
-    """FP32 bit patterns (uint32) of every completed segment; with
-    `return_status`, also the (M,) uint8 status of each. `fmt` is a format
-    (then `arch`, `block_size` and `interleave` say the rest) or a Config
-    (then `arch` is None); register cuts do not change values."""
-    c = fmt if isinstance(fmt, Config) else Config.make(fmt, arch, block_size,
-                                                        interleave=interleave)
+def mac(config: Config, beats: "Beats", return_status: bool = False):
+    """FP32 bit patterns (uint32) of every completed segment of `beats` in
+    the MAC `config`; with `return_status`, also the (M,) uint8 status of
+    each. Register cuts do not change values."""
+    c = config
+    if not c.same_stream(beats.config):
+        raise InputError(f"beats of {beats.config.format.name} b{beats.config.block_size} "
+                         f"cannot run on {c.name} ({c.format.name} b{c.block_size})")
     f = c.format
-    a, a_scale, w, w_scale, last = check_beats(f, a, a_scale, w, w_scale, last, c.block_size)
+    a, a_scale, w, w_scale, last = check_beats(c, *beats.arrays())
     d = group(product(decode(f, a, a_scale), decode(f, w, w_scale)), c.group)
     m = multiply(f, d, scale(f, a_scale, w_scale))
     result = reduce(accumulate(m, last, c.interleave))

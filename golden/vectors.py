@@ -9,15 +9,16 @@ hundreds), every INT/FP flag combination and corner codes and scales;
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from .config import Config
 from .errors import InputError
-from .formats import Format, check_block_size, get_format
+from .formats import Format
 from .model import check_beats, mac
 
-__all__ = ["Beats", "random_beats", "quantized_beats", "save_npz", "load_npz", "write_hex",
+__all__ = ["Beats", "random_beats", "quantized_beats", "dot_product_beats", "save_npz", "load_npz", "write_hex",
            "BEAT_KEYS", "expected", "pack_lanes"]
 
 BEAT_KEYS = ("a", "a_scale", "w", "w_scale", "last")
@@ -30,13 +31,16 @@ CORNER_PAYLOADS = np.array([0x00, 0x01, 0x07, 0x08, 0x38, 0x7E, 0x7F], dtype=np.
 
 @dataclass
 class Beats:
-    """A beat stream: (N, B) codes and (N,) scale bytes for A and W, (N,) last."""
+    """A beat stream of a configuration's format and block size: (N, B)
+    codes and (N,) scale bytes for A and W, (N,) last; `seed` when drawn at
+    random."""
+    config: Config
     a: np.ndarray
     a_scale: np.ndarray
     w: np.ndarray
     w_scale: np.ndarray
     last: np.ndarray
-    meta: dict = field(default_factory=dict)
+    seed: int | None = None
 
     def __len__(self) -> int:
         return len(self.last)
@@ -49,8 +53,17 @@ class Beats:
         return self.a, self.a_scale, self.w, self.w_scale, self.last
 
     def concat(self, other: "Beats") -> "Beats":
-        return Beats(*(np.concatenate([x, y]) for x, y in zip(self.arrays(), other.arrays())),
-                     meta=dict(self.meta))
+        if not self.config.same_stream(other.config):
+            raise InputError(f"cannot join beats of {self.config.name} and {other.config.name}")
+        return Beats(self.config,
+                     *(np.concatenate([x, y]) for x, y in zip(self.arrays(), other.arrays())),
+                     seed=self.seed)
+
+    @property
+    def meta(self) -> dict:
+        """What an .npz of these beats says about them (meta_<key>)."""
+        meta = {"format": self.config.format.name, "block_size": self.config.block_size}
+        return meta | ({"seed": self.seed} if self.seed is not None else {})
 
 
 def _segment_lengths(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -100,9 +113,10 @@ def _random_scales(fmt: Format, rng: np.random.Generator, n: int,
     return payload | flag
 
 
-def _random_codes(fmt: Format, rng: np.random.Generator, n: int, B: int,
+def _random_codes(config: Config, rng: np.random.Generator, n: int,
                   corner_fraction: float) -> np.ndarray:
-    codes = rng.integers(0, 1 << fmt.bits, (n, B), dtype=np.uint8)
+    fmt = config.format
+    codes = rng.integers(0, 1 << fmt.bits, (n, config.block_size), dtype=np.uint8)
     # Corner beats: every element the same extreme code (max magnitude of
     # both signs, -0, and the code 100...0, which is -8 in INT4 and -0 in FP).
     top = (1 << fmt.bits) - 1
@@ -113,39 +127,46 @@ def _random_codes(fmt: Format, rng: np.random.Generator, n: int, B: int,
     return codes
 
 
-def random_beats(fmt, block_size: int = 16, beats: int = 1000, seed: int = 0,
+def random_beats(config: Config, beats: int = 1000, seed: int = 0,
                  corner_fraction: float = 0.08) -> Beats:
-    """A random beat stream of exactly `beats` beats ending with `last`."""
-    f = get_format(fmt)
-    B = check_block_size(block_size)
+    """A random beat stream of `config`'s format and block size, of exactly
+    `beats` beats ending with `last`."""
+    f = config.format
     if not isinstance(beats, (int, np.integer)) or beats < 1:
         raise InputError(f"beats must be a positive integer, not {beats!r}")
     rng = np.random.default_rng(seed)
     lengths = _segment_lengths(rng, beats)
     last = np.zeros(beats, dtype=bool)
     last[np.cumsum(lengths) - 1] = True
-    return Beats(_random_codes(f, rng, beats, B, corner_fraction),
+    return Beats(config, _random_codes(config, rng, beats, corner_fraction),
                  _random_scales(f, rng, beats, corner_fraction),
-                 _random_codes(f, rng, beats, B, corner_fraction),
-                 _random_scales(f, rng, beats, corner_fraction), last,
-                 meta={"format": f.name, "block_size": B, "seed": seed})
+                 _random_codes(config, rng, beats, corner_fraction),
+                 _random_scales(f, rng, beats, corner_fraction), last, seed=seed)
 
 
-def quantized_beats(fmt, block_size: int, a_tensor: np.ndarray, w_tensor: np.ndarray,
+def quantized_beats(config: Config, a_tensor: np.ndarray, w_tensor: np.ndarray,
                     rule: str | None = None) -> Beats:
     """Beats for a dot product of every row of A with the matching row of W
-    (both (rows, K) float tensors, quantized by the codec): one segment per
-    row, K/B beats each."""
+    (both (rows, K) float tensors, quantized by the codec in `config`'s
+    format and block size): one segment per row, K/B beats each."""
     from .codec import quantize
-    qa = quantize(a_tensor, fmt, rule, block_size)
-    qw = quantize(w_tensor, fmt, rule, block_size)
-    B = qa.block_size
+    B = config.block_size
+    return dot_product_beats(config, quantize(a_tensor, config.format, rule, B),
+                             quantize(w_tensor, config.format, rule, B))
+
+
+def dot_product_beats(config: Config, qa, qw) -> Beats:
+    """Beats for the row-by-row dot products of two quantized (rows, K)
+    tensors (codec.QuantizedTensor) of `config`'s format and block size."""
+    B = config.block_size
+    if (qa.fmt, qa.block_size) != (config.format, B) or (qw.fmt, qw.block_size) != (config.format, B):
+        raise InputError(f"tensors quantized as {qa.fmt.name} b{qa.block_size} and "
+                         f"{qw.fmt.name} b{qw.block_size} are no beats of {config.name}")
     rows, K = qa.codes.shape
     last = np.zeros((rows, K // B), dtype=bool)
     last[:, -1] = True
-    return Beats(qa.codes.reshape(-1, B), qa.scales.reshape(-1), qw.codes.reshape(-1, B),
-                 qw.scales.reshape(-1), last.reshape(-1),
-                 meta={"format": qa.fmt.name, "block_size": B})
+    return Beats(config, qa.codes.reshape(-1, B), qa.scales.reshape(-1),
+                 qw.codes.reshape(-1, B), qw.scales.reshape(-1), last.reshape(-1))
 
 
 # --------------------------------------------------------------------------
@@ -161,9 +182,9 @@ def save_npz(path, beats: Beats, arch: str | None = None, **extra) -> None:
     np.savez(path, **out)
 
 
-def load_npz(path, fmt, block_size: int) -> Beats:
-    """Beats from an .npz with keys a, a_scale, w, w_scale, last (checked)."""
-    f = get_format(fmt)
+def load_npz(path, config: Config) -> Beats:
+    """Beats of `config`'s format and block size from an .npz with keys a,
+    a_scale, w, w_scale, last (checked)."""
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -172,8 +193,7 @@ def load_npz(path, fmt, block_size: int) -> Beats:
     if missing:
         raise InputError(f"{os.fspath(path)!r} lacks key(s) {', '.join(missing)}; expected "
                          f"{', '.join(BEAT_KEYS)}")
-    arrays = check_beats(f, *(data[k] for k in BEAT_KEYS), block_size)
-    return Beats(*arrays, meta={"format": f.name, "block_size": int(block_size)})
+    return Beats(config, *check_beats(config, *(data[k] for k in BEAT_KEYS)))
 
 
 def _hex_lines(values: np.ndarray, width_bits: int) -> str:
@@ -188,11 +208,10 @@ def pack_lanes(codes: np.ndarray, bits: int) -> list[int]:
     return [sum(int(c) * wt for c, wt in zip(row, weights)) for row in codes]
 
 
-def write_hex(directory, fmt, arch: str, beats: Beats, result: np.ndarray,
+def write_hex(directory, config: Config, beats: Beats, result: np.ndarray,
               status: np.ndarray) -> list[str]:
     """$readmemh files for a user's own testbench, plus README.txt."""
-    f = get_format(fmt)
-    B = beats.a.shape[1]
+    f, B = config.format, config.block_size
     os.makedirs(directory, exist_ok=True)
     files = {
         "a.hex": (pack_lanes(beats.a, f.bits), B * f.bits),
@@ -209,7 +228,7 @@ def write_hex(directory, fmt, arch: str, beats: Beats, result: np.ndarray,
     n, m = len(beats), len(result)
     scale = ("E8M0, 2^(byte - 127), 0xFF = NaN" if f.scale.power_of_two else
              "bit 7 = INT flag, bits 6:0 = unsigned E4M3; payload 0x7F decodes as 448")
-    readme = f"""ifmac test vectors: format {f.name}, arch {arch}, block size {B}
+    readme = f"""ifmac test vectors: {config.name} (format {f.name}, arch {config.arch}, block size {B})
 {n} beats, {m} segments (results).
 
 Files for $readmemh, one value per line, hexadecimal, no address markers:
@@ -240,8 +259,7 @@ output result (valid high) with the next line of result.hex.
     return sorted(files) + ["README.txt"]
 
 
-def expected(fmt, arch: str, beats: Beats, interleave: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Golden results and status of a beat stream (arch: lane, fused or g<G>)."""
-    return mac(fmt, arch, *beats.arrays(), block_size=beats.a.shape[1], interleave=interleave,
-               return_status=True)
+def expected(config: Config, beats: Beats) -> tuple[np.ndarray, np.ndarray]:
+    """Golden results and status of a beat stream in the MAC `config`."""
+    return mac(config, beats, return_status=True)
 

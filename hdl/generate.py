@@ -10,8 +10,8 @@ from .verilog import convert
 def main(out_dir: str = os.path.join("build", "verilog")) -> int:
     os.makedirs(out_dir, exist_ok=True)
     configs = DEFAULT_CONFIGS
-    for k, (f, a, b) in enumerate(configs, 1):
-        dut = MAC(f, a, b)
+    for k, config in enumerate(configs, 1):
+        dut = MAC(config)
         path = os.path.join(out_dir, f"{dut.name}.v")
         with open(path, "w") as fh:
             fh.write(convert(dut, dut.name, dut.header()))

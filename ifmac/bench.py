@@ -44,13 +44,13 @@ def bench_quantize(rows: int = 2048, cols: int = 4096) -> dict:
 
 
 def bench_golden_mac(beats: int = 200_000) -> dict:
-    from ifmac.golden import mac
+    from ifmac.golden import Config, mac
     from ifmac.golden.vectors import random_beats
-    b = random_beats("if4", 16, beats, seed=1)
+    b = random_beats(Config.make("if4", "fused", 16), beats, seed=1)
     out = {}
     print(f"golden mac: {beats} beats of if4 at B=16 ({b.segments} segments), best of 3")
     for arch in ("lane", "fused"):
-        t = _best_of(lambda: mac("if4", arch, *b.arrays()))
+        t = _best_of(lambda: mac(Config.make("if4", arch, 16), b))
         out[arch] = beats / t
         print(f"  {arch:6s} {out[arch] / 1e6:8.2f} M beats/s  ({t * 1e3:.0f} ms)")
     print(f"  fused / lane: {out['fused'] / out['lane']:.2f}x")
@@ -84,8 +84,9 @@ def bench_backends() -> dict:
     """Beats/s of the native and cocotb backends on the same stimulus (one
     beat per cycle, observed results only: the golden model is not timed),
     after a build that is not timed either."""
-    from ifmac.hdl.mac import MAC
+    from ifmac.golden.config import Config
     from ifmac.golden.vectors import random_beats
+    from ifmac.hdl.mac import MAC
     from ifmac.sim.backends import get_backend
     from ifmac.sim.mac_run import compare
     from ifmac.sim.stimulus import Stimulus, expected, schedule
@@ -93,10 +94,10 @@ def bench_backends() -> dict:
     print("MAC simulation backends, side by side (builds cached and not timed)")
     for arch, native_beats, cocotb_beats in (("fused", 2_000_000, 20_000),
                                              ("lane", 500_000, 10_000)):
-        dut = MAC("if4", arch, 16)
+        dut = MAC(Config.make("if4", arch, 16))
         speed = {}
         for backend, n in (("verilator", native_beats), ("cocotb", cocotb_beats)):
-            b = random_beats("if4", 16, n, seed=1)
+            b = random_beats(dut.config, n, seed=1)
             stim = Stimulus(b, schedule(n, dut.latency))
             be = get_backend(backend, dut)
             info = be.build()

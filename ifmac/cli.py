@@ -156,14 +156,14 @@ def cmd_quantize(args) -> int:
 
 def cmd_vectors(args) -> int:
     from ifmac.golden import vectors
-    beats = vectors.random_beats(args.format, args.block_size, args.beats, args.seed)
     c = _config(args)
-    result, status = vectors.expected(c.format, c.arch, beats, c.interleave)
+    beats = vectors.random_beats(c, args.beats, args.seed)
+    result, status = vectors.expected(c, beats)
     vectors.save_npz(args.output, beats, c.arch, result=result, status=status)
-    print(f"{c.label} seed={args.seed}: {len(beats)} beats, "
+    print(f"{c.name} seed={args.seed}: {len(beats)} beats, "
           f"{len(result)} segments -> {args.output}")
     if args.hex:
-        names = vectors.write_hex(args.hex, c.format, c.label, beats, result, status)
+        names = vectors.write_hex(args.hex, c, beats, result, status)
         print(f"$readmemh files -> {args.hex}/ ({', '.join(names)})")
     return 0
 
@@ -191,9 +191,9 @@ def _stimulus(args, dut):
     from ifmac.golden import vectors
     from ifmac.sim.stimulus import Stimulus, schedule
     if args.vectors:
-        beats = vectors.load_npz(args.vectors, args.format, args.block_size)
+        beats = vectors.load_npz(args.vectors, dut.config)
     else:
-        beats = vectors.random_beats(args.format, args.block_size, args.beats, args.seed)
+        beats = vectors.random_beats(dut.config, args.beats, args.seed)
     return Stimulus(beats, schedule(len(beats), dut.latency, gap=args.gap, seed=args.seed,
                                     resets=args.reset))
 
@@ -257,14 +257,14 @@ def cmd_merge(args) -> int:
 
 def cmd_synth(args) -> int:
     from pathlib import Path
-    from ifmac.synth import report
-    configs = _selected(report.FAMILY_CONFIGS if args.family else report.DEFAULT_SYNTH_CONFIGS,
+    from ifmac.synth import plan
+    configs = _selected(plan.FAMILY_CONFIGS if args.family else plan.DEFAULT_SYNTH_CONFIGS,
                         args)
     if args.liberty and args.no_liberty:
         raise InputError("--liberty and --no-liberty exclude each other")
     if args.clock_ns is not None and not args.clock_ns > 0:
         raise InputError(f"--clock-ns {args.clock_ns:g}; expected a period in ns above 0")
-    parts = tuple(p for p in report.PARTS if not getattr(args, f"no_{p}"))
+    parts = tuple(p for p in plan.PARTS if not getattr(args, f"no_{p}"))
     # A clock given is a target: each configuration is pipelined until it
     # meets it (unless --pipeline or --interleave says how).
     target = (args.clock_ns is not None and args.pipeline is None and args.interleave is None
@@ -272,11 +272,15 @@ def cmd_synth(args) -> int:
     if args.sweep and (args.pipeline is not None or args.interleave is not None):
         raise InputError("--sweep runs every pipeline of the ladder; it takes no --pipeline "
                          "or --interleave")
-    return report.run(configs, args.jobs, Path(args.output), args.liberty,
-                      baselines=not args.no_baseline, use_liberty=not args.no_liberty,
-                      parts=parts, clock_ns=args.clock_ns or report.signoff.DEFAULT_CLOCK_NS,
-                      every=args.signoff_all, gate_all=args.family, target=target,
-                      sweep=args.sweep, work_dir=args.netlists)
+    mode = plan.Mode.SWEEP if args.sweep else plan.Mode.TARGET if target else plan.Mode.FIXED
+    gate_level = (plan.GateLevel.EVERY_SPLIT if args.signoff_all else
+                  plan.GateLevel.EVERY if args.family else plan.GateLevel.DEFAULT)
+    options = plan.Options(Path(args.output), args.netlists and Path(args.netlists),
+                           args.liberty, use_liberty=not args.no_liberty,
+                           baselines=not args.no_baseline, parts=parts,
+                           clock_ns=args.clock_ns or plan.signoff.DEFAULT_CLOCK_NS,
+                           gate_level=gate_level, mode=mode)
+    return plan.run(configs, args.jobs, options)
 
 
 def cmd_accuracy(args) -> int:
@@ -302,11 +306,13 @@ def cmd_formal(args) -> int:
                              "--block-size, --kind or --every-lane")
         selected = proofs.quick_proofs()
     else:
-        selected = proofs.all_proofs(
-            formats=(args.format,) if args.format else formats.FORMAT_NAMES,
-            archs=(args.arch,) if args.arch else proofs.ARCHS,
-            block_sizes=(args.block_size,) if args.block_size else formats.BLOCK_SIZES,
-            kinds=tuple(args.kind) if args.kind else proofs.KINDS, every_lane=args.every_lane)
+        def select(c) -> bool:
+            return ((args.format is None or c.format.name == args.format)
+                    and (args.arch is None or c.arch == args.arch)
+                    and (args.block_size is None or c.block_size == args.block_size))
+        selected = proofs.all_proofs(tuple(args.kind) if args.kind else proofs.KINDS,
+                                     every_lane=args.every_lane, select=select,
+                                     named=(args.format,) if args.format else ())
     return proofs.run(selected, args.jobs, Path(args.output), Path(args.netlists), args.liberty)
 
 

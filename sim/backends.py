@@ -32,6 +32,7 @@ import numpy as np
 from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import MAC
 from ifmac.hdl.verilog import convert
+from ifmac.tools import icarus_available
 
 from . import native, runner
 from .stimulus import (FLAG_LAST, FLAG_RESET, FLAG_VALID, Results, Schedule, Stimulus,
@@ -118,7 +119,7 @@ class VerilatorBackend(Backend):
         return BuildInfo(b.seconds, b.cached)
 
     def session(self):
-        return _NativeSession(native.Session(self._build(), self.dut.fmt))
+        return _NativeSession(native.Session(self._build()))
 
     def waveform(self, stim, stop, name):
         b = self._build(trace="vcd")
@@ -127,7 +128,7 @@ class VerilatorBackend(Backend):
         # harness's input registers delay the MAC by one); dump the last
         # 1000 cycles.
         short = _truncate(stim, stop + 2)
-        with native.Session(b, self.dut.fmt, vcd=vcd, dump_from=max(0, stop - 1000)) as s:
+        with native.Session(b, vcd=vcd, dump_from=max(0, stop - 1000)) as s:
             s.submit(short)
             s.result()
         return vcd
@@ -216,7 +217,7 @@ def _truncate(stim: Stimulus, cycles: int) -> Stimulus:
     from ifmac.golden.vectors import Beats
     cycles = min(cycles, stim.cycles)
     n = int(np.count_nonzero(stim.sched.valid[:cycles]))
-    beats = Beats(*(x[:n] for x in stim.beats.arrays()), meta=dict(stim.beats.meta))
+    beats = Beats(stim.config, *(x[:n] for x in stim.beats.arrays()), seed=stim.beats.seed)
     return Stimulus(beats, Schedule(stim.sched.valid[:cycles], stim.sched.reset[:cycles]))
 
 
@@ -237,7 +238,7 @@ class CocotbBackend(Backend):
         run_dir = b.directory / f"run-{name}"
         run_dir.mkdir(parents=True, exist_ok=True)
         vec, out = run_dir / "vectors.npz", run_dir / "output.npz"
-        np.savez(vec, records=cycle_records(self.dut.fmt, stim))
+        np.savez(vec, records=cycle_records(stim))
         if out.exists():
             out.unlink()
         env = {"IFMAC_VECTORS": vec, "IFMAC_OUTPUT": out}
@@ -262,7 +263,7 @@ class IcarusBackend(Backend):
     name = "icarus"
 
     def build(self) -> BuildInfo:
-        if not runner.icarus_available():
+        if not icarus_available():
             raise InputError("the icarus backend needs `iverilog` on PATH "
                                "(Debian package iverilog)")
         return BuildInfo(0.0, False)
@@ -298,7 +299,7 @@ class AmaranthBackend(Backend):
         m = Module()
         m.domains.sync = cd = ClockDomain("sync")
         m.submodules.mac = dut
-        flags, a_scale, w_scale, a, w = records_as_ints(cycle_records(dut.fmt, stim))
+        flags, a_scale, w_scale, a, w = records_as_ints(cycle_records(stim))
         seen = []
 
         async def testbench(ctx):

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ifmac.hdl.verilog import LINT_WAIVERS, verilator_env
+from ifmac.hdl.verilog import LINT_WAIVERS
+from ifmac.tools import verilator_env
 
 from .runner import build_root
 from .stimulus import FLAG_VALID, Stimulus, cycle_records
@@ -167,8 +168,7 @@ class Session:
     returns at once); `result` returns the observed results of the oldest
     submitted chunk, in submission order."""
 
-    def __init__(self, b: NativeBuild, fmt, vcd: Path | None = None, dump_from: int = 0):
-        self._fmt = fmt
+    def __init__(self, b: NativeBuild, vcd: Path | None = None, dump_from: int = 0):
         args = [str(b.executable), str(b.code_bytes)]
         if vcd is not None:
             args += [str(vcd), str(dump_from)]
@@ -191,7 +191,7 @@ class Session:
                 stdin.write(np.uint64(stim.cycles).tobytes())
                 beat = 0
                 for start in range(0, stim.cycles, SLICE_CYCLES):
-                    rec = cycle_records(self._fmt, stim, start, start + SLICE_CYCLES, beat)
+                    rec = cycle_records(stim, start, start + SLICE_CYCLES, beat)
                     beat += int(np.count_nonzero(rec[:, 0] & FLAG_VALID))
                     stdin.write(memoryview(rec).cast("B"))
             stdin.write(np.uint64(0).tobytes())

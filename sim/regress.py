@@ -26,10 +26,11 @@ import math
 import os
 import time
 import xml.etree.ElementTree as ET
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Iterator
 
+from ifmac.engine import progress_prefix, run_units, write_json
 from ifmac.golden.config import Config
 from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import DEFAULT_CONFIGS
@@ -59,6 +60,7 @@ LONG_K = 4096
 
 @dataclass
 class UnitResult:
+    """One unit's record: `config` is the configuration's name (Config.name)."""
     config: str
     part: int
     parts: int
@@ -88,7 +90,7 @@ def _play(beats, latency: int, seed: int):
     return Stimulus(beats, schedule(n, latency, gap=0.1, seed=seed, resets=resets))
 
 
-def stimuli(fmt, block_size: int, latency: int, beats: int, seed: int, sweeps: bool = True,
+def stimuli(config: Config, beats: int, seed: int, sweeps: bool = True,
             part: int = 0, parts: int = 1) -> Iterator:
     """The chunks of one configuration's regression (of part `part` of
     `parts`: directed suites in part 0, the other chunks round-robin)."""
@@ -102,10 +104,11 @@ def stimuli(fmt, block_size: int, latency: int, beats: int, seed: int, sweeps: b
         k += 1
         return (k - 1) % parts == part
 
-    directed = [suites.corners(fmt, block_size, seed)]
+    latency, block_size = config.latency, config.block_size
+    directed = [suites.corners(config, seed)]
     if sweeps:
-        directed += [suites.code_pairs(fmt, block_size), suites.scale_pairs(fmt, block_size)]
-    directed.append(suites.quantized(fmt, block_size, rows=32, seed=seed))
+        directed += [suites.code_pairs(config), suites.scale_pairs(config)]
+    directed.append(suites.quantized(config, rows=32, seed=seed))
     chunk = suites.concat(*directed)
     count += len(chunk)
     if part == 0:
@@ -117,7 +120,7 @@ def stimuli(fmt, block_size: int, latency: int, beats: int, seed: int, sweeps: b
         rows = max(1, min(64, (long_target + 4 * k_blocks - 1) // (4 * k_blocks)))
         long_seed += 1
         if mine():
-            chunk = suites.quantized(fmt, block_size, rows=rows, k_blocks=k_blocks, seed=long_seed)
+            chunk = suites.quantized(config, rows=rows, k_blocks=k_blocks, seed=long_seed)
             yield _play(chunk, latency, long_seed)
         got = 4 * rows * k_blocks
         count += got
@@ -127,7 +130,7 @@ def stimuli(fmt, block_size: int, latency: int, beats: int, seed: int, sweeps: b
         n = min(CHUNK_BEATS, beats - count)
         rand_seed += 1
         if mine():
-            yield _play(random_beats(fmt, block_size, n, rand_seed), latency, rand_seed)
+            yield _play(random_beats(config, n, rand_seed), latency, rand_seed)
         count += n
 
 
@@ -138,10 +141,9 @@ def run_unit(config: Config, beats: int = DEFAULT_BEATS, seed: int = 1,
     from .mac_run import check_stream
     t0 = time.perf_counter()
     dut = MAC(config)
-    r = check_stream(dut, stimuli(config.format.name, config.block_size, dut.latency, beats,
-                                  seed, sweeps, part, parts),
+    r = check_stream(dut, stimuli(config, beats, seed, sweeps, part, parts),
                      name=f"regress-s{seed}-p{part}", backend=backend)
-    return UnitResult(config.label, part, parts, r.beats, r.segments, r.mismatches,
+    return UnitResult(config.name, part, parts, r.beats, r.segments, r.mismatches,
                       r.beats_per_second, r.latency, r.build_seconds, r.build_cached,
                       time.perf_counter() - t0, r.backend, r.first_error,
                       str(r.waveform) if r.waveform else None)
@@ -192,15 +194,15 @@ def summarize(units: list[UnitResult], order: list[str] | None = None) -> list[C
 
 
 def table(rows: list[ConfigSummary]) -> str:
-    head = (f"{'configuration':26s} {'beats':>11s} {'segments':>10s} {'mismatch':>8s} "
+    head = (f"{'configuration':32s} {'beats':>11s} {'segments':>10s} {'mismatch':>8s} "
             f"{'beats/s':>10s} {'latency':>7s} {'build s':>7s} {'parts':>5s}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.config:26s} {r.beats:11,d} {r.segments:10,d} {r.mismatches:8d} "
+        lines.append(f"{r.config:32s} {r.beats:11,d} {r.segments:10,d} {r.mismatches:8d} "
                      f"{r.beats_per_second:10,.0f} {r.latency:7d} {r.build_seconds:7.1f} "
                      f"{r.parts_seen:>2d}/{r.parts:<2d}")
     lines += ["-" * len(head),
-              f"{'total':20s} {sum(r.beats for r in rows):11,d} "
+              f"{'total':32s} {sum(r.beats for r in rows):11,d} "
               f"{sum(r.segments for r in rows):10,d} {sum(r.mismatches for r in rows):8d}"]
     return "\n".join(lines)
 
@@ -228,12 +230,6 @@ def write_junit(path: str, units: list[UnitResult], seconds: float) -> None:
     tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
-def _write_summary(path: str, units: list[UnitResult], meta: dict) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as fh:
-        json.dump({"meta": meta, "units": [asdict(u) for u in units]}, fh, indent=1)
-
-
 def load_summary(path: str) -> tuple[dict, list[UnitResult]]:
     try:
         with open(path) as fh:
@@ -251,6 +247,20 @@ def units_of(configs, parts: int) -> list[tuple]:
     return [(c, p) for c in configs for p in range(parts)]
 
 
+def _run(unit: tuple, **options) -> UnitResult:
+    config, part = unit
+    return run_unit(config, part=part, **options)
+
+
+def _progress(k: int, n: int, r: UnitResult) -> str:
+    status = "ok" if r.mismatches == 0 else f"FAIL: {r.first_error} (waveform {r.waveform})"
+    build = "cached build" if r.build_cached else f"build {r.build_seconds:.0f}s"
+    label = r.config + (f" [{r.part + 1}/{r.parts}]" if r.parts > 1 else "")
+    return (f"{progress_prefix(k, n)} {label:32s} {r.beats:11,d} beats {r.segments:10,d} "
+            f"segments {r.mismatches} mismatches {r.beats_per_second:9,.0f} beats/s "
+            f"({build}, {r.seconds:.0f}s) {status}")
+
+
 def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
             summary_path: str, shard: tuple[int, int] = (1, 1), junit: str | None = None,
             sweeps: bool = True) -> int:
@@ -262,22 +272,10 @@ def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
     print(f"ifmac sim: {len(configs)} configurations, {beats:,} beats each"
           + (f", shard {k}/{n}: {total} units" if n > 1 else "")
           + f", {jobs} jobs, backend {backend or 'verilator'}", flush=True)
-    results: list[UnitResult] = []
-    with ProcessPoolExecutor(jobs) as pool:
-        futures = [pool.submit(run_unit, c, beats, seed, sweeps, backend, p, parts)
-                   for c, p in units]
-        for i, fut in enumerate(as_completed(futures), 1):
-            r = fut.result()
-            results.append(r)
-            status = "ok" if r.mismatches == 0 else \
-                f"FAIL: {r.first_error} (waveform {r.waveform})"
-            build = "cached build" if r.build_cached else f"build {r.build_seconds:.0f}s"
-            label = r.config + (f" [{r.part + 1}/{r.parts}]" if r.parts > 1 else "")
-            print(f"[{i:2d}/{total}] {label:26s} {r.beats:11,d} beats {r.segments:10,d} segments "
-                  f"{r.mismatches} mismatches {r.beats_per_second:9,.0f} beats/s "
-                  f"({build}, {r.seconds:.0f}s) {status}", flush=True)
+    work = partial(_run, beats=beats, seed=seed, sweeps=sweeps, backend=backend, parts=parts)
+    results: list[UnitResult] = run_units(work, units, jobs, _progress)
     seconds = time.perf_counter() - t0
-    order = [c.label for c in configs]
+    order = [c.name for c in configs]
     rows = summarize(results, order)
     print()
     print(table(rows))
@@ -286,7 +284,7 @@ def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
     meta = {"shard": f"{k}/{n}", "beats_per_config": beats, "seed": seed,
             "backend": backend or "verilator", "seconds": round(seconds, 1),
             "peak_rss_mib": round(peak)}
-    _write_summary(summary_path, results, meta)
+    write_json(summary_path, {"meta": meta, "units": [asdict(u) for u in results]})
     if junit:
         write_junit(junit, results, seconds)
     return 0 if all(r.mismatches == 0 for r in results) else 1

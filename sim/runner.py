@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ifmac.golden.errors import InputError
-from ifmac.hdl.verilog import LINT_WAIVERS, verilator_env
+from ifmac.hdl.verilog import LINT_WAIVERS
+from ifmac.tools import icarus_available, verilator_env
 
 __all__ = ["SIMULATORS", "Build", "build", "run", "default_simulator", "build_root"]
 
@@ -36,10 +36,6 @@ def default_simulator() -> str:
         raise InputError(f"unknown simulator {sim!r} (from IFMAC_COCOTB_SIM); expected one of "
                          f"{', '.join(SIMULATORS)}")
     return sim
-
-
-def icarus_available() -> bool:
-    return shutil.which("iverilog") is not None
 
 
 def build_root() -> Path:

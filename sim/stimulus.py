@@ -15,7 +15,6 @@ import numpy as np
 
 from ifmac.golden import Config, cycle_model, mac
 from ifmac.golden.errors import InputError
-from ifmac.golden.formats import Format, get_format
 from ifmac.golden.vectors import Beats
 
 __all__ = ["Schedule", "schedule", "Stimulus", "Results", "expected", "pack_codes",
@@ -69,6 +68,11 @@ class Stimulus:
     def cycles(self) -> int:
         return len(self.sched)
 
+    @property
+    def config(self) -> Config:
+        """The configuration the beats were made for."""
+        return self.beats.config
+
     def last_per_cycle(self) -> np.ndarray:
         """The `last` input of every cycle (that of the beat it presents)."""
         valid = self.sched.valid.astype(bool)
@@ -99,8 +103,8 @@ def expected(config: Config, stim: Stimulus) -> Results:
     """The golden model's results and the cycle model's cycles for `stim`."""
     valid = stim.sched.valid.astype(bool)
     cm = cycle_model(valid, stim.last_per_cycle(), config.latency, stim.sched.reset.astype(bool))
-    a, a_s, w, w_s, last = (x[cm.kept] for x in stim.beats.arrays())
-    result, status = mac(config, None, a, a_s, w, w_s, last, return_status=True)
+    kept = Beats(stim.config, *(x[cm.kept] for x in stim.beats.arrays()))
+    result, status = mac(config, kept, return_status=True)
     return Results.from_arrays(cm.cycle, result, status)
 
 
@@ -130,13 +134,13 @@ def records_as_ints(rec: np.ndarray) -> tuple[list, list, list, list, list]:
             [int.from_bytes(r.tobytes(), "little") for r in rec[:, 3 + nb:]])
 
 
-def cycle_records(fmt: Format | str, stim: Stimulus, start: int = 0, stop: int | None = None,
+def cycle_records(stim: Stimulus, start: int = 0, stop: int | None = None,
                   first_beat: int | None = None) -> np.ndarray:
     """(T, 3 + 2*code_bytes) uint8: per cycle the flags (FLAG_VALID,
     FLAG_LAST, FLAG_RESET), a_scale, w_scale, packed a, packed w. Idle
     cycles carry zero data. `start`/`stop` select a range of cycles;
     `first_beat`, the number of beats before `start`, saves counting them."""
-    f = get_format(fmt)
+    f = stim.config.format
     stop = stim.cycles if stop is None else min(stop, stim.cycles)
     valid = stim.sched.valid[start:stop].astype(bool)
     if first_beat is None:

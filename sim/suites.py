@@ -9,18 +9,20 @@ from __future__ import annotations
 import numpy as np
 
 from ifmac.golden.accuracy import DISTRIBUTIONS, tensors
-from ifmac.golden.formats import Format, get_format
+from ifmac.golden.config import Config
 from ifmac.golden.vectors import Beats, quantized_beats, random_beats
 
-def _one_beat_segments(a, a_scale, w, w_scale) -> Beats:
-    return Beats(np.asarray(a, np.uint8), np.asarray(a_scale, np.uint8), np.asarray(w, np.uint8),
-                 np.asarray(w_scale, np.uint8), np.ones(len(a_scale), bool))
+
+def _one_beat_segments(config: Config, a, a_scale, w, w_scale) -> Beats:
+    return Beats(config, np.asarray(a, np.uint8), np.asarray(a_scale, np.uint8),
+                 np.asarray(w, np.uint8), np.asarray(w_scale, np.uint8),
+                 np.ones(len(a_scale), bool))
 
 
-def code_pairs(fmt, block_size: int) -> Beats:
+def code_pairs(config: Config) -> Beats:
     """Every element-code pair under every INT/FP flag pair: one pair per beat
     in lane (k mod B), zero codes elsewhere, scales 1.0, one-beat segments."""
-    f: Format = get_format(fmt)
+    f, block_size = config.format, config.block_size
     one = f.scale.one
     n = 1 << f.bits
     ca, cw = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
@@ -34,14 +36,15 @@ def code_pairs(fmt, block_size: int) -> Beats:
         lane = np.arange(k) % block_size
         a[np.arange(k), lane] = ca
         w[np.arange(k), lane] = cw
-        beats.append(_one_beat_segments(a, np.full(k, one | fa << 7), w, np.full(k, one | fw << 7)))
+        beats.append(_one_beat_segments(config, a, np.full(k, one | fa << 7), w,
+                                        np.full(k, one | fw << 7)))
     return concat(*beats)
 
 
-def scale_pairs(fmt, block_size: int) -> Beats:
+def scale_pairs(config: Config) -> Beats:
     """All 65,536 scale-byte pairs (flags included), one-beat segments, with
     fixed non-zero codes of both signs in every lane."""
-    f = get_format(fmt)
+    f, block_size = config.format, config.block_size
     sa, sw = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
     sa, sw = sa.ravel(), sw.ravel()
     if f.flag_reserved:         # the INT flag is only legal on IF formats
@@ -52,28 +55,27 @@ def scale_pairs(fmt, block_size: int) -> Beats:
     rng = np.random.default_rng(65536)
     a = rng.integers(1, 1 << f.bits, (k, block_size)).astype(np.uint8)
     w = rng.integers(1, 1 << f.bits, (k, block_size)).astype(np.uint8)
-    return _one_beat_segments(a, sa, w, sw)
+    return _one_beat_segments(config, a, sa, w, sw)
 
 
-def quantized(fmt, block_size: int, rows: int = 64, k_blocks: int = 8, seed: int = 0) -> Beats:
+def quantized(config: Config, rows: int = 64, k_blocks: int = 8, seed: int = 0) -> Beats:
     """Dot products of real-looking tensors through the codec: normal,
     Laplace, Student-t and outlier-heavy rows."""
     rng = np.random.default_rng(seed)
-    K = block_size * k_blocks
+    K = config.block_size * k_blocks
     out = None
     for dist in DISTRIBUTIONS:
-        b = quantized_beats(fmt, block_size, *tensors(dist, rows, K, rng))
+        b = quantized_beats(config, *tensors(dist, rows, K, rng))
         out = b if out is None else out.concat(b)
     return out
 
 
-def corners(fmt, block_size: int, seed: int = 0) -> Beats:
+def corners(config: Config, seed: int = 0) -> Beats:
     """Directed corners: E4M3 zero, subnormal, 0x7E and 0x7F scales (E8M0:
     pairs whose S = 2^(ea + eb - 254) is subnormal, underflows, overflows,
     or NaN); -0 and extreme codes in every lane; one-beat and 1000-beat
     segments, back to back."""
-    f = get_format(fmt)
-    B = block_size
+    f, B = config.format, config.block_size
     sign = 1 << (f.bits - 1)
     codes = [0, sign, sign - 1, (1 << f.bits) - 1, sign | 1]   # +0, -0 (or -8), max, -max, ...
     if f.scale.power_of_two:
@@ -85,13 +87,13 @@ def corners(fmt, block_size: int, seed: int = 0) -> Beats:
     rows = [(ca, sa, cw, sw) for ca in codes for cw in codes for sa in scales for sw in scales[::2]]
     a = np.array([[r[0]] * B for r in rows], np.uint8)
     w = np.array([[r[2]] * B for r in rows], np.uint8)
-    out = _one_beat_segments(a, [r[1] for r in rows], w, [r[3] for r in rows])
+    out = _one_beat_segments(config, a, [r[1] for r in rows], w, [r[3] for r in rows])
     # Two 1000-beat segments (random beats), then 100 one-beat segments.
-    long = random_beats(f, B, 2000, seed=seed + 1)
+    long = random_beats(config, 2000, seed=seed + 1)
     long.last[:] = False
     long.last[[999, 1999]] = True
     out = out.concat(long)
-    short = random_beats(f, B, 100, seed=seed + 2)
+    short = random_beats(config, 100, seed=seed + 2)
     short.last[:] = True
     return out.concat(short)
 

@@ -27,7 +27,7 @@ from ifmac.golden.errors import InputError
 from ifmac.golden.model import STATUS_WIDTH
 from ifmac.hdl.verilog import LINT_WAIVERS, convert
 
-from .runner import icarus_available
+from ifmac.tools import icarus_available
 from .stimulus import Results, Stimulus, cycle_records
 
 __all__ = ["export", "run", "TestbenchRun", "read_observed", "SCRIPTS", "icarus_available"]
@@ -176,7 +176,7 @@ def export(dut, stim: Stimulus, exp: Results, directory, verilog: str | None = N
     top = dut.name
     code_width = dut.block_size * dut.fmt.bits
     (directory / f"{top}.v").write_text(verilog or convert(dut, top, dut.header()))
-    rec = cycle_records(dut.fmt, stim)
+    rec = cycle_records(stim)
     nb = (rec.shape[1] - 3) // 2
     # Little-endian word: a, w, w_scale, a_scale, flags.
     word = np.concatenate([rec[:, 3:3 + nb], rec[:, 3 + nb:], rec[:, 2:3], rec[:, 1:2],
@@ -228,7 +228,7 @@ def run(directory, simulator: str = "icarus", plusargs=(), timeout: float | None
     directory = Path(directory)
     env = os.environ.copy()
     if simulator == "verilator":
-        from ifmac.hdl.verilog import verilator_env
+        from ifmac.tools import verilator_env
         # The model's C++ unoptimized: an exported testbench is short, and
         # g++ -O0 builds it in about half the time of verilated.mk's -Os.
         env = verilator_env(env, make_vars=["OPT_FAST=-O0"])

@@ -15,7 +15,6 @@ synthesis report does not hold is "-" with the reason.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from ifmac.golden.accuracy import DISTRIBUTIONS, measure_all
@@ -23,8 +22,9 @@ from ifmac.golden.codec import rules_for
 from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.golden.model import ARCHS
 
-from . import report
-from .report import pair_cost
+from ifmac.engine import table
+
+from .records import pair_cost, unpipelined
 
 __all__ = ["run", "join", "COMPARED"]
 #: The formats IF4 is set against in the summary.
@@ -41,7 +41,7 @@ def _load_costs(area_json: Path) -> tuple[dict, str | None]:
         return {}, None
     doc = json.loads(area_json.read_text())
     metric = "area_um2" if doc.get("liberty") else "transistors"
-    return report.unpipelined(doc["configurations"]), metric
+    return unpipelined(doc["configurations"]), metric
 
 
 def join(accuracy, costs: dict, metric: str | None) -> list[dict]:
@@ -49,9 +49,9 @@ def join(accuracy, costs: dict, metric: str | None) -> list[dict]:
     synthesis report has them, cost per element pair and ratios to nvfp4."""
     rows = []
     for a in accuracy:
-        row = asdict(a)
-        cost = pair_cost(costs, a.format, a.arch, a.block_size, metric)
-        missing = (NO_SYNTH if (a.format, a.arch, a.block_size) not in costs else
+        row = a.to_json()
+        cost = pair_cost(costs, a.config, metric)
+        missing = (NO_SYNTH if (a.format, a.arch, a.config.block_size) not in costs else
                    NO_ENERGY if cost["energy_pj_per_mac"] is None else None)
         row.update(default_rule=a.rule == rules_for(a.format)[0], cost_metric=metric, **cost,
                    missing=missing)
@@ -98,27 +98,22 @@ def _markdown(rows: list[dict], metric: str | None) -> str:
     head = ["format", "arch", "B", "rule", "SQNR dB", "MAC rel. err. median",
             "MAC rel. err. p99", f"area/pair {unit}", "area/pair / nvfp4", "pJ/MAC",
             "pJ/MAC / nvfp4", "missing"]
-    lines += ["## Every format and arch (default rule)", "",
-              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in default:
-        lines.append("| " + " | ".join([
-            r["format"], r["arch"], str(r["block_size"]), r["rule"], f"{r['sqnr_db']:.2f}",
-            f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}",
-            _num(r["area_per_pair"], ",.0f"), _num(r["area_per_pair_vs_nvfp4"], ".3f"),
-            _num(r["energy_pj_per_mac"], ".2f"), _num(r["energy_vs_nvfp4"], ".3f"),
-            r["missing"] or ""]) + " |")
+    lines += ["## Every format and arch (default rule)", ""]
+    lines += table(head, ([
+        r["format"], r["arch"], str(r["block_size"]), r["rule"], f"{r['sqnr_db']:.2f}",
+        f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}",
+        _num(r["area_per_pair"], ",.0f"), _num(r["area_per_pair_vs_nvfp4"], ".3f"),
+        _num(r["energy_pj_per_mac"], ".2f"), _num(r["energy_vs_nvfp4"], ".3f"),
+        r["missing"] or ""] for r in default))
     lines.append("")
     head = ["format", "rule", "SQNR dB", *[f"{d} dB" for d in DISTRIBUTIONS],
             "fused MAC rel. err. median", "p99"]
-    lines += ["## Every rule", "", "SQNR per distribution; the MAC error of the fused arch.",
-              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        if r["arch"] != "fused":
-            continue
-        lines.append("| " + " | ".join([
-            r["format"], r["rule"], f"{r['sqnr_db']:.2f}",
-            *[f"{r['sqnr_db_by_dist'][d]:.2f}" for d in DISTRIBUTIONS],
-            f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}"]) + " |")
+    lines += ["## Every rule", "", "SQNR per distribution; the MAC error of the fused arch.", ""]
+    lines += table(head, ([
+        r["format"], r["rule"], f"{r['sqnr_db']:.2f}",
+        *[f"{r['sqnr_db_by_dist'][d]:.2f}" for d in DISTRIBUTIONS],
+        f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}"] for r in rows
+        if r["arch"] == "fused"))
     lines.append("")
     return "\n".join(lines)
 

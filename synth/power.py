@@ -22,7 +22,6 @@ the activity is spread over (pJ per ns).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,16 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ifmac.tech import Technology, technology_of
+from ifmac.tools import read_yosys_json
+
 __all__ = ["Library", "Activity", "Power", "load_library", "read_saif", "power",
-           "NOMINAL_SLEW_NS", "OUTPUT_LOAD_CELL"]
+           "NOMINAL_SLEW_NS"]
 
 #: The input transition at which the internal-energy tables are read (ns):
 #: within the tables' range (0.06 to 1.8 ns in OSU 0.18), near its fast end.
 NOMINAL_SLEW_NS = 0.1
-
-#: A top-level output drives this many inputs of this cell (also the SDC's
-#: set_load for timing).
-OUTPUT_LOAD_CELL = ("INVX1", "A", 4)
 
 _CAP_UNITS = {"pf": 1.0, "ff": 1e-3}
 _LEAK_UNITS = {"1nW": 1e-6, "1uW": 1e-3, "1mW": 1.0, "1pW": 1e-9}   # to mW
@@ -94,9 +92,12 @@ class Library:
     name: str
     voltage: float
     cells: dict[str, Cell]
+    tech: Technology
 
     def output_load(self) -> float:
-        cell, pin, n = OUTPUT_LOAD_CELL
+        """pF on a top-level output: the technology's `load` (also the SDC's
+        set_load for timing)."""
+        cell, pin, n = self.tech.load
         return n * self.cells[cell].inputs[pin]
 
 
@@ -146,7 +147,7 @@ def load_library(path: str) -> Library:
                                            for k in ("rise_power", "fall_power"))
                                      for g in tables if g.get_groups("rise_power")]
         cells[cell.name] = cell
-    return Library(str(lib.args[0]), float(lib["nom_voltage"]), cells)
+    return Library(str(lib.args[0]), float(lib["nom_voltage"]), cells, technology_of(Path(path)))
 
 
 # --------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def power(library: Library, netlist: Path, top: str, activity: Activity,
     in total and per part (Power.parts): a net's switching energy belongs
     to the part of the cell that drives it (the top's own part for a
     top-level input)."""
-    modules = json.loads(Path(netlist).read_text())["modules"]
+    modules = read_yosys_json(netlist)
     module = modules[top]
     load: dict[str, float] = {}
     driver_part: dict[str, str] = {}

@@ -19,6 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ifmac.golden.config import Config
 from ifmac.hdl.mac import MAC, STAGES
 from .flow import OTHER_STAGE
 
@@ -50,14 +51,15 @@ class Timing:
 
 def sdc(clock_ns: float, library: pw.Library) -> str:
     """The constraints: clock on clk, inputs launched and outputs captured
-    by it with no external delay, inputs driven by an INVX1, outputs loaded
-    like power.OUTPUT_LOAD_CELL."""
-    cell, pin, n = pw.OUTPUT_LOAD_CELL
+    by it with no external delay, inputs driven by the technology's driver
+    cell, outputs loaded as its `load` says."""
+    cell, pin, n = library.tech.load
+    driver, driver_pin = library.tech.driver
     return (f"create_clock -name clk -period {clock_ns} [get_ports clk]\n"
             "set data_inputs [delete_from_list [all_inputs] [get_ports clk]]\n"
             "set_input_delay 0 -clock clk $data_inputs\n"
             "set_output_delay 0 -clock clk [all_outputs]\n"
-            "set_driving_cell -lib_cell INVX1 -pin Y $data_inputs\n"
+            f"set_driving_cell -lib_cell {driver} -pin {driver_pin} $data_inputs\n"
             f"# {n} x {cell}/{pin}\n"
             f"set_load {library.output_load():.6f} [all_outputs]\n")
 
@@ -121,23 +123,23 @@ def gls(dut: MAC, work: Path, cell_models: Path, beats: int = GLS_BEATS, seed: i
     from ifmac.sim.mac_run import check_stream
     from ifmac.sim.regress import stimuli
     be = _backend(dut, work, cell_models)
-    r = check_stream(dut, stimuli(dut.fmt.name, dut.block_size, dut.latency, beats, seed),
+    r = check_stream(dut, stimuli(dut.config, beats, seed),
                      name="gls", backend=be)
     return {"beats": r.beats, "segments": r.segments, "mismatches": r.mismatches,
             "first_error": r.first_error,
             "waveform": str(r.waveform) if r.waveform else None}
 
 
-def data_sets(fmt: str, block_size: int, seed: int = 7) -> dict:
+def data_sets(config: Config, seed: int = 7) -> dict:
     """The power data, realistic first: activations x weights quantized by
     the codec from normal, Laplace, Student-t(3) and outlier-heavy tensors,
     dot products of length POWER_K; then uniformly random codes and scales."""
     from ifmac.golden.vectors import random_beats
     from ifmac.sim import suites
-    k_blocks = POWER_K // block_size
-    real = suites.quantized(fmt, block_size, rows=2, k_blocks=k_blocks, seed=seed)
+    k_blocks = POWER_K // config.block_size
+    real = suites.quantized(config, rows=2, k_blocks=k_blocks, seed=seed)
     return {"realistic": real,
-            "random": random_beats(fmt, block_size, len(real), seed, corner_fraction=0.0)}
+            "random": random_beats(config, len(real), seed, corner_fraction=0.0)}
 
 
 def _activity(build, dut: MAC, beats, saif: Path) -> "pw.Activity":
@@ -148,7 +150,7 @@ def _activity(build, dut: MAC, beats, saif: Path) -> "pw.Activity":
     from ifmac.sim.mac_run import compare
     from ifmac.sim.stimulus import Results, Stimulus, expected, schedule
     stim = Stimulus(beats, schedule(len(beats), dut.latency))
-    with native.Session(build, dut.fmt, vcd=saif, dump_from=0) as s:
+    with native.Session(build, vcd=saif, dump_from=0) as s:
         s.submit(stim)
         r = s.result()
     cmp = compare(expected(dut.config, stim),
@@ -178,7 +180,7 @@ def power_runs(dut: MAC, work: Path, cell_models: Path, liberty: Path, clock_ns:
     lib = pw.load_library(str(liberty))
     build = _backend(dut, work, cell_models)._build()     # the GLS check's build
     records = []
-    for name, beats in (beats_by_set or data_sets(dut.fmt.name, dut.block_size)).items():
+    for name, beats in (beats_by_set or data_sets(dut.config)).items():
         act = _activity(build, dut, beats, work / f"power-{name}.saif")
         p = pw.power(lib, work / "total.netlist.json", dut.name, act, clock_ns)
         pairs = len(beats) * dut.block_size

@@ -3,7 +3,7 @@ import sys
 
 from hypothesis import HealthCheck, settings
 
-from ifmac.formal.sby import warm_yosys
+from ifmac.tools import warm_yosys
 
 # tests/ helpers (exact_ref) import as plain modules.
 sys.path.insert(0, os.path.dirname(__file__))

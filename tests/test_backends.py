@@ -30,8 +30,8 @@ def _backends(cocotb: bool = True):
 
 
 def _stimulus(fmt, arch, B, beats, seed):
-    dut = MAC(fmt, arch, B)
-    b = random_beats(fmt, B, beats, seed)
+    dut = MAC(Config.make(fmt, arch, B))
+    b = random_beats(dut.config, beats, seed)
     return dut, Stimulus(b, schedule(len(b), dut.latency, gap=0.1, seed=seed,
                                      resets=[beats // 2, beats // 2 + 1]))
 
@@ -77,7 +77,7 @@ def test_backends_agree_10k(fmt, arch):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown simulator 'xsim'; expected one of verilator, "
                                          "cocotb, icarus, amaranth"):
-        get_backend("xsim", MAC("if4", "fused", 8))
+        get_backend("xsim", MAC(Config.make("if4", "fused", 8)))
 
 
 def test_pack_codes_layout():
@@ -170,8 +170,8 @@ def test_shards_merge_to_the_whole(tmp_path, capsys):
     merged = capsys.readouterr().out
     units = [u for p in parts for u in _units(p)]
     assert sorted((u["config"], u["part"]) for u in units) == \
-        [(c, p) for c in ("if3 fused b8", "nvfp3 fused b8") for p in (0, 1)]
-    total = {c: 0 for c in ("if3 fused b8", "nvfp3 fused b8")}
+        [(c, p) for c in ("ifmac_if3_fused_b8", "ifmac_nvfp3_fused_b8") for p in (0, 1)]
+    total = {c: 0 for c in ("ifmac_if3_fused_b8", "ifmac_nvfp3_fused_b8")}
     for u in units:
         total[u["config"]] += u["beats"]
     whole_units = _units(whole)
@@ -185,7 +185,7 @@ def test_shards_merge_to_the_whole(tmp_path, capsys):
 
 
 def test_junit_failure_element(tmp_path):
-    u = regress.UnitResult("if4 fused b16", 0, 1, 10, 3, 2, 1.0, 2, 0.0, True, 1.0, "verilator",
+    u = regress.UnitResult("ifmac_if4_fused_b16", 0, 1, 10, 3, 2, 1.0, 2, 0.0, True, 1.0, "verilator",
                            "segment #1: expected ...", "w.vcd")
     regress.write_junit(str(tmp_path / "j.xml"), [u], 1.0)
     f = ET.parse(tmp_path / "j.xml").getroot().find(".//failure")
@@ -205,7 +205,7 @@ def test_waveform_of_icarus_and_amaranth(monkeypatch):
 def test_icarus_missing_is_an_input_error(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda *_: None)
     with pytest.raises(ValueError, match="needs `iverilog` on PATH"):
-        get_backend("icarus", MAC("if4", "fused", 8)).build()
+        get_backend("icarus", MAC(Config.make("if4", "fused", 8))).build()
 
 
 @needs_icarus
@@ -215,9 +215,9 @@ def test_testbench_first_beats_all_zero_icarus(tmp_path):
     blocks see a change and are evaluated (they stayed X before)."""
     from ifmac.golden.vectors import Beats
     from ifmac.sim import suites
-    dut = MAC("if4", "fused", 8)
-    c = suites.corners("if4", 8, 1)
-    b = Beats(*(x[:300] for x in c.arrays()))
+    dut = MAC(Config.make("if4", "fused", 8))
+    c = suites.corners(dut.config, 1)
+    b = Beats(dut.config, *(x[:300] for x in c.arrays()))
     stim = Stimulus(b, schedule(len(b), dut.latency))
     exp = expected(dut.config, stim)
     testbench.export(dut, stim, exp, tmp_path)

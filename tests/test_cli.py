@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ifmac.cli import main
-from ifmac.golden import mac, quantize
+from ifmac.golden import Config, mac, quantize
+from ifmac.golden.vectors import Beats
 
 
 def run(argv, capsys):
@@ -72,7 +73,8 @@ def test_vectors_npz_and_hex(tmp_path, capsys):
     assert d["a_scale"].shape == (300,) and d["last"].dtype == bool and d["last"][-1]
     assert d["result"].dtype == np.uint32 and len(d["result"]) == d["last"].sum()
     # The expected results are the golden model's for the stored beats.
-    ref = mac("if6_e3m2", "fused", d["a"], d["a_scale"], d["w"], d["w_scale"], d["last"], 8)
+    c = Config.make("if6_e3m2", "fused", 8)
+    ref = mac(c, Beats(c, d["a"], d["a_scale"], d["w"], d["w_scale"], d["last"]))
     assert np.array_equal(d["result"], ref)
     # Hex: element i at bits [6i +: 6] of each a line; results one per line.
     a_lines = (tmp_path / "hex" / "a.hex").read_text().split()

@@ -9,11 +9,13 @@ from amaranth.back import rtlil
 
 from ifmac.cli import main
 from ifmac.formal import equiv, harness, proofs
-from ifmac.formal.proofs import MUTANTS, Mutant, Proof
-from ifmac.formal.sby import run_dprove, tool_env
+from ifmac.formal.proofs import MUTANTS, Kind, Mutant, Proof
+from ifmac.formal.sby import run_dprove
+from ifmac.golden.config import Config
 from ifmac.hdl.fp import Float32Adder
 from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
-from ifmac.synth.liberty import find_liberty
+from ifmac.tech import find_liberty
+from ifmac.tools import abc_executable
 
 #: Counterexample traces of the mutants are kept here for a person to open.
 OUT = Path("build") / "formal" / "test"
@@ -51,22 +53,22 @@ def test_mutants_cover_the_datapath_the_control_and_the_netlist():
     netlist cell."""
     quick = proofs.quick_proofs()
     assert set(MUTANTS) <= set(quick)
-    assert {(m.kind, m.mutant.what) for m in MUTANTS} == {("datapath", "decode_entry"),
+    assert {(m.kind, m.mutant) for m in MUTANTS} == {("datapath", "decode_entry"),
                                                          ("control", "latency"),
                                                          ("netlist", "netlist_cell")}
 
 
 def test_decode_mutant_changes_one_entry():
     """The decode mutant's table differs from the registry's in one entry."""
-    proof = next(p for p in MUTANTS if p.mutant.what == "decode_entry")
-    good, bad = MAC("if4", "fused", 8), proofs._mac(proof)
+    proof = next(p for p in MUTANTS if p.mutant == Mutant.DECODE_ENTRY)
+    good, bad = MAC(Config.make("if4", "fused", 8)), proofs._mac(proof)
     assert (good.decode_table != bad.decode_table).sum() == 1
     assert bad.latency == good.latency
 
 
 def test_latency_mutant_states_one_cycle_more():
-    proof = next(p for p in MUTANTS if p.mutant.what == "latency")
-    assert proofs._mac(proof).latency == MAC("if4", "fused", 8).latency + 1
+    proof = next(p for p in MUTANTS if p.mutant == Mutant.LATENCY)
+    assert proofs._mac(proof).latency == MAC(Config.make("if4", "fused", 8)).latency + 1
 
 
 def test_make_formal_set():
@@ -75,25 +77,29 @@ def test_make_formal_set():
     two depths and the adder's commutativity, the netlists of every fused
     default configuration, and the mutants."""
     names = {p.name for p in proofs.all_proofs()}
-    assert {f"datapath/{f}_fused_b{b}" for f in ("if3", "if4", "if6_e2m3", "nvfp4")
+    assert {f"datapath/ifmac_{f}_fused_b{b}" for f in ("if3", "if4", "if6_e2m3", "nvfp4")
             for b in (8, 16, 32)} <= names
-    assert {"control/if4_lane_b32", "control/nvfp6_e3m2_fused_b16",
-            "control/if4_lane_b16_p2", "fp_unit/adder_commutes",
-            "fp_unit/multiplier_p2", "netlist/if4_fused_b16", "netlist/mxfp4_fused_b32",
-            "netlist/nvfp4_fused_b8", "netlist/if4_lane_b16"} <= names
-    assert "netlist/if3_lane_b16" not in names
+    assert {"control/ifmac_if4_lane_b32", "control/ifmac_nvfp6_e3m2_fused_b16",
+            f"control/{Config.make('if4', 'lane', 16, 2).name}", "fp_unit/adder_commutes",
+            "fp_unit/multiplier_p2", "netlist/ifmac_if4_fused_b16",
+            "netlist/ifmac_mxfp4_fused_b32", "netlist/ifmac_nvfp4_fused_b8",
+            "netlist/ifmac_if4_lane_b16"} <= names
+    assert "netlist/ifmac_if3_lane_b16" not in names
     every = {p.name for p in proofs.all_proofs(every_lane=True)}
-    assert every - names == {f"netlist/{c.name[len('ifmac_'):]}" for c in DEFAULT_CONFIGS
+    assert every - names == {f"netlist/{c.name}" for c in DEFAULT_CONFIGS
                              if c.arch == "lane"} - names
     assert {p.name for p in MUTANTS} <= names
     assert len(names) == len(proofs.all_proofs())
 
 
 def test_proof_names():
-    assert Proof("control", "if4", "lane", 16, 1).name == "control/if4_lane_b16_p1"
-    assert Proof("fp_unit", unit="adder", pipeline=2).name == "fp_unit/adder_p2"
-    assert (Proof("datapath", "if4", "fused", 8, mutant=Mutant("decode_entry")).name
-            == "datapath/if4_fused_b8_mutant_decode_entry")
+    """A proof is named by its kind and its configuration's one name."""
+    c = Config.make("if4", "lane", 16, 1)
+    assert Proof(Kind.CONTROL, c).name == "control/ifmac_if4_lane_b16_p_accumulate"
+    assert Proof(Kind.FP_UNIT, unit="adder", pipeline=2).name == "fp_unit/adder_p2"
+    assert (Proof(Kind.DATAPATH, Config.make("if4", "fused", 8),
+                  mutant=Mutant.DECODE_ENTRY).name
+            == "datapath/ifmac_if4_fused_b8_mutant_decode_entry")
 
 
 def test_formal_command_writes_summary(tmp_path, capsys):
@@ -103,14 +109,14 @@ def test_formal_command_writes_summary(tmp_path, capsys):
                "-o", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "control/if4_fused_b8: PASS" in out and "mutant_latency: FAIL" in out
+    assert "control/ifmac_if4_fused_b8: PASS" in out and "mutant_latency: FAIL" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     verdicts = {r["name"]: r["status"] for r in summary["proofs"]}
-    assert verdicts == {"control/if4_fused_b8": "PASS",
-                        "control/if4_fused_b8_mutant_latency": "FAIL"}
+    assert verdicts == {"control/ifmac_if4_fused_b8": "PASS",
+                        "control/ifmac_if4_fused_b8_mutant_latency": "FAIL"}
     assert {r["engine"] for r in summary["proofs"]} == {"abc pdr"}
     text = (tmp_path / "summary.md").read_text()
-    assert "| control/if4_fused_b8 | PASS | PASS |" in text and "- engine: abc pdr" in text
+    assert "| control/ifmac_if4_fused_b8 | PASS | PASS |" in text and "- engine: abc pdr" in text
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -142,7 +148,7 @@ def test_datapath_twins_are_the_same_rtl(fmt, twin):
     from ifmac.hdl.verilog import convert
 
     def stages(name):
-        dut = MAC(name, "fused", 8)
+        dut = MAC(Config.make(name, "fused", 8))
         text = convert(dut, dut.name)
         mods = re.findall(r"^module (\S+)(.*?)^endmodule", text, re.M | re.S)
         out = {m.split(".", 1)[1]: body.replace(dut.name, "TOP") for m, body in mods
@@ -175,7 +181,7 @@ def test_netlist_check_with_merged_registers(mutant, tmp_path):
     gold, gate = _sides(mutant)
     miter = equiv.build_miter(gold, gate)
     assert (miter.matched, miter.constant, miter.unmatched) == (2, 0, [])
-    result = equiv.check("toy", gold, gate, tmp_path, tool_env()[1]["ABC"], 60)
+    result = equiv.check("toy", gold, gate, tmp_path, abc_executable(), 60)
     if not mutant:
         assert result.status == "PASS", result.detail
         return

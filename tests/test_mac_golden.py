@@ -7,11 +7,20 @@ import numpy as np
 import pytest
 
 import exact_ref
-from ifmac.golden import FORMATS, FORMAT_NAMES, cycle_model, mac, scale
+from ifmac.golden import FORMATS, FORMAT_NAMES, Config, cycle_model, scale
 from ifmac.golden import model as mac_mod
-from ifmac.golden.vectors import _random_codes, _random_scales, random_beats
+from ifmac.golden.vectors import Beats, _random_codes, _random_scales, random_beats
 
 ARCHS = ("lane", "fused")
+
+
+def mac(fmt, arch, a, a_scale, w, w_scale, last, block_size=16, interleave=1,
+        return_status=False):
+    """The golden mac of the Config these name, on these arrays."""
+    c = Config.make(fmt, arch, block_size, interleave=interleave)
+    beats = Beats(c, np.asarray(a), np.asarray(a_scale), np.asarray(w), np.asarray(w_scale),
+                  np.asarray(last))
+    return mac_mod.mac(c, beats, return_status)
 
 
 def _exact_segments(fmt, arch, a, sa, w, sw, last, interleave=1):
@@ -29,9 +38,9 @@ def _short_segment_stream(fmt, B, segments, seed):
     n = int(lengths.sum())
     last = np.zeros(n, bool)
     last[np.cumsum(lengths) - 1] = True
-    f = FORMATS[fmt]
-    return (_random_codes(f, rng, n, B, 0.1), _random_scales(f, rng, n, 0.1),
-            _random_codes(f, rng, n, B, 0.1), _random_scales(f, rng, n, 0.1), last)
+    f, c = FORMATS[fmt], Config.make(fmt, "fused", B)
+    return (_random_codes(c, rng, n, 0.1), _random_scales(f, rng, n, 0.1),
+            _random_codes(c, rng, n, 0.1), _random_scales(f, rng, n, 0.1), last)
 
 
 # 10,000 segments per (format, arch): 7,000 at B=8, 2,000 at B=16, 1,000 at B=32.
@@ -73,7 +82,7 @@ def test_groups_and_interleave_match_exact_reference(fmt, arch, interleave):
 
 def test_group_ends_are_lane_and_fused():
     """g1 is lane and g<B> is fused, bit for bit; interleave 1 is the sequential sum."""
-    b = random_beats("if4", 16, 2000, seed=5)
+    b = random_beats(Config.make("if4", "fused", 16), 2000, seed=5)
     for arch, alias in (("lane", "g1"), ("fused", "g16")):
         assert np.array_equal(mac("if4", arch, *b.arrays()), mac("if4", alias, *b.arrays()))
 
@@ -225,7 +234,7 @@ def test_status_bits():
 
 def test_fp_only_flag_decodes_as_fp():
     """A flagged block of an FP-only format decodes as FP, as if the bit were clear."""
-    b = random_beats("nvfp4", 16, 200, seed=3)
+    b = random_beats(Config.make("nvfp4", "fused", 16), 200, seed=3)
     flagged = mac("nvfp4", "lane", b.a, b.a_scale | 0x80, b.w, b.w_scale, b.last)
     clear = mac("nvfp4", "lane", b.a, b.a_scale & 0x7F, b.w, b.w_scale & 0x7F, b.last)
     assert np.array_equal(flagged, clear)
@@ -239,7 +248,7 @@ def test_trailing_beats_without_last_dropped():
 
 def test_long_segment_vectorized_matches_sequential():
     """1000-beat segments: the vectorized accumulate equals a plain loop."""
-    b = random_beats("if4", 16, 3000, seed=11)
+    b = random_beats(Config.make("if4", "fused", 16), 3000, seed=11)
     last = np.zeros(3000, bool)
     last[[999, 1999, 2999]] = True
     got = mac("if4", "fused", b.a, b.a_scale, b.w, b.w_scale, last)

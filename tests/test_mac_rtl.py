@@ -50,7 +50,7 @@ def _quiet(fn):
 
 def test_parameters_and_names():
     """Module names carry the parameters; latency counts every register."""
-    dut = MAC("if4", "fused", 16)
+    dut = MAC(Config.make("if4", "fused", 16))
     assert dut.name == "ifmac_if4_fused_b16" and dut.latency == 2
     c = Config.make("if6_e3m2", "lane", 32, 2)
     assert c.name == "ifmac_if6_e3m2_lane_b32_p_accumulate_tree3" and c.latency == 4
@@ -61,7 +61,7 @@ def test_parameters_and_names():
     assert c.latency == 8 + 1 + 1
     assert Config.make("if4", "g1", 16) == Config.make("if4", "lane", 16)
     assert Config.make("if4", "fused", 16, "multiply").pipeline == "0"
-    wide = MAC("if6_e3m2", "fused", 32)
+    wide = MAC(Config.make("if6_e3m2", "fused", 32))
     wide.elaborate(None)
     assert len(wide.probes["dot"]) == 24     # 448*448*32 < 2^23
     _quiet(lambda: None)
@@ -86,13 +86,13 @@ def test_parameters_and_names():
 def test_bad_parameters(kwargs, message):
     """Bad parameters are ValueErrors naming the value, before elaboration."""
     with pytest.raises(ValueError, match=message):
-        _quiet(lambda: MAC(**kwargs))
+        _quiet(lambda: MAC(Config.make(**kwargs)))
 
 
 @pytest.mark.parametrize("fmt,arch,B", FAST_CONFIGS + [("if4", "fused", 32), ("if4", "lane", 16)])
 def test_verilog_lint_and_header(fmt, arch, B):
     """verilator --lint-only -Wall accepts the Verilog; the header states the latency."""
-    dut = MAC(fmt, arch, B)
+    dut = MAC(Config.make(fmt, arch, B))
     text = convert(dut, dut.name, dut.header())
     assert f"LATENCY = {dut.latency} cycles" in text and f"module {dut.name}(" in text
     ok, out = lint(text, dut.name)
@@ -101,7 +101,7 @@ def test_verilog_lint_and_header(fmt, arch, B):
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_iverilog_compiles(tmp_path):
-    dut = MAC("if4", "lane", 8)
+    dut = MAC(Config.make("if4", "lane", 8))
     (tmp_path / "m.v").write_text(convert(dut, dut.name))
     p = subprocess.run(["iverilog", "-o", str(tmp_path / "m.vvp"), str(tmp_path / "m.v")],
                        capture_output=True, text=True)
@@ -114,7 +114,7 @@ def test_regression_subset(spec):
     reset: zero mismatches in value, status and cycle."""
     c = Config.make(*spec)
     r = run_unit(c, beats=120_000, seed=2, sweeps=False)
-    beats_sweep = suites.code_pairs(c.format.name, c.block_size)
+    beats_sweep = suites.code_pairs(c)
     r2 = check(MAC(c), beats_sweep, name="code-pairs")
     print(f"{r.config}: {r.beats + r2.beats} beats, {r.segments + r2.segments} segments, "
           f"{r.mismatches + r2.mismatches} mismatches, {r.beats_per_second:.0f} beats/s")
@@ -125,7 +125,8 @@ def test_regression_subset(spec):
 @pytest.mark.parametrize("arch,B", [("fused", 16), ("lane", 8)])
 def test_scale_pairs_if4(arch, B):
     """All 65,536 scale-byte pairs through the scale path, bit-exact."""
-    r = check(MAC("if4", arch, B), suites.scale_pairs("if4", B), name="scale-pairs")
+    c = Config.make("if4", arch, B)
+    r = check(MAC(c), suites.scale_pairs(c), name="scale-pairs")
     assert r.segments == 65536 and r.mismatches == 0, r.first_error
 
 
@@ -146,7 +147,8 @@ def test_e8m0_extremes(arch):
     w = rng.integers(0, 16, (n, B)).astype(np.uint8)
     last = rng.random(n) < 0.5
     last[-1] = True
-    r = check(MAC("mxfp4", arch, B), Beats(a, sa, w, sw, last), name="e8m0-extremes")
+    c = Config.make("mxfp4", arch, B)
+    r = check(MAC(c), Beats(c, a, sa, w, sw, last), name="e8m0-extremes")
     assert r.mismatches == 0, r.first_error
     bits = r.result.astype(np.uint32)
     assert (bits == 0x7FC00000).any() and ((bits & 0x7FFFFFFF) == 0x7F800000).any()
@@ -158,8 +160,8 @@ def test_e8m0_extremes(arch):
 def test_pipelined_latency_and_gaps(arch, pipeline, interleave, latency):
     """Cuts and interleave: the stated latency, results at the cycles the
     cycle model predicts through gaps and resets, short segments included."""
-    dut = MAC("if4", arch, 8, pipeline, interleave)
-    b = random_beats("if4", 8, 3000, seed=4)
+    dut = MAC(Config.make("if4", arch, 8, pipeline, interleave))
+    b = random_beats(dut.config, 3000, seed=4)
     b.last[:300] = np.random.default_rng(4).random(300) < 0.5     # 1-3 beat segments
     r = check(dut, b, schedule(len(b), dut.latency, gap=0.3, resets=[700, 1500], seed=4),
               name="pipelined")
@@ -170,9 +172,10 @@ def test_fp_only_flag_sets_status_and_completes():
     """An INT flag on an FP-only format sets status bit 0; the segment completes."""
     z = np.full((3, 8), 0x2, np.uint8)
     from ifmac.golden.vectors import Beats
-    b = Beats(z, np.array([0x38, 0xB8, 0x38], np.uint8), z, np.array([0x38] * 3, np.uint8),
+    c = Config.make("nvfp4", "lane", 8)
+    b = Beats(c, z, np.array([0x38, 0xB8, 0x38], np.uint8), z, np.array([0x38] * 3, np.uint8),
               np.array([True, True, True]))
-    r = check(MAC("nvfp4", "lane", 8), b, name="flag")
+    r = check(MAC(c), b, name="flag")
     assert r.mismatches == 0 and r.status.tolist() == [0, 1, 0]
 
 
@@ -189,8 +192,9 @@ def test_mismatch_is_reported_with_waveform(monkeypatch, backend):
         res[3] ^= 1
         return res, status
     monkeypatch.setattr(st, "mac", wrong)
-    b = random_beats("if4", 16, 200, seed=5)
-    r = check(MAC("if4", "fused", 16), b, name=f"inject-{backend}", backend=backend)
+    c = Config.make("if4", "fused", 16)
+    b = random_beats(c, 200, seed=5)
+    r = check(MAC(c), b, name=f"inject-{backend}", backend=backend)
     assert r.mismatches == 1 and "segment #3" in (r.first_error or "")
     assert r.waveform is not None and r.waveform.exists() and r.waveform.stat().st_size > 1000
 
@@ -200,8 +204,8 @@ def test_native_chunks_and_long_segments():
     compared with its own golden results (K = 4096 dot products included)."""
     from ifmac.sim.mac_run import check_stream
     from ifmac.sim.stimulus import Stimulus
-    dut = MAC("nvfp4", "fused", 16)
-    chunks = [suites.quantized("nvfp4", 16, rows=4, k_blocks=256, seed=s) for s in range(3)]
+    dut = MAC(Config.make("nvfp4", "fused", 16))
+    chunks = [suites.quantized(dut.config, rows=4, k_blocks=256, seed=s) for s in range(3)]
     stims = [Stimulus(c, schedule(len(c), dut.latency, gap=0.2, seed=s, resets=[100 + s]))
              for s, c in enumerate(chunks)]
     r = check_stream(dut, stims, name="chunks")

@@ -13,7 +13,10 @@ from ifmac.cli import main
 from ifmac.formal.equiv import cell_before_result_bit, swap_cell
 from ifmac.golden.vectors import Beats, random_beats
 from ifmac.hdl.mac import MAC, used
-from ifmac.synth import liberty, power, signoff
+from ifmac.golden.config import Config
+from ifmac.synth import power, signoff
+from ifmac.tech import OSU018, find_cell_models, find_liberty
+from ifmac.tools import find_sta
 
 # ---------------------------------------------------------------------------
 # The power model, by hand on three cells
@@ -221,9 +224,9 @@ SMALL = ("nvfp3", "fused", 8)
 
 @pytest.fixture(scope="module")
 def signed_off(tmp_path_factory):
-    lib, how = liberty.find_liberty()
-    cells, how_cells = liberty.find_cell_models(lib) if lib else (None, how)
-    sta, how_sta = liberty.find_sta()
+    lib, how = find_liberty()
+    cells, how_cells = find_cell_models(lib) if lib else (None, how)
+    sta, how_sta = find_sta()
     if lib is None or cells is None or sta is None:
         pytest.skip(f"{how}; {how_cells}; {how_sta}")
     out = tmp_path_factory.mktemp("signoff")
@@ -262,18 +265,18 @@ def test_signoff_report(signed_off):
     assert (out / "energy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _zero_beats(fmt: str, block_size: int, n: int) -> Beats:
-    b = random_beats(fmt, block_size, n, seed=3, corner_fraction=0.0)
-    return Beats(np.zeros_like(b.a), b.a_scale, np.zeros_like(b.w), b.w_scale, b.last)
+def _zero_beats(config: Config, n: int) -> Beats:
+    b = random_beats(config, n, seed=3, corner_fraction=0.0)
+    return Beats(config, np.zeros_like(b.a), b.a_scale, np.zeros_like(b.w), b.w_scale, b.last)
 
 
 def test_power_follows_activity(signed_off):
     out, rec, lib, cells = signed_off
-    dut = used(MAC(*SMALL))
+    dut = used(MAC(Config.make(*SMALL)))
     n = 2000
     runs = signoff.power_runs(dut, out / rec["top"], cells, lib, 10.0, {
-        "zero": _zero_beats(SMALL[0], SMALL[2], n),
-        "random": random_beats(SMALL[0], SMALL[2], n, seed=3, corner_fraction=0.0)},
+        "zero": _zero_beats(dut.config, n),
+        "random": random_beats(dut.config, n, seed=3, corner_fraction=0.0)},
         stages=False)
     zero, rand = runs
     dynamic = [r["internal_mw"] + r["switching_mw"] for r in runs]
@@ -287,9 +290,9 @@ def test_gls_fails_on_a_broken_netlist(signed_off, tmp_path):
     shutil.copytree(out / rec["top"], work)
     # One cell swapped for one with the same pins and another function: the
     # cell in front of the flop of result bit 23 (the exponent's LSB).
-    name, kind = cell_before_result_bit(work, rec["top"], 23)
-    swap_cell(work / "total.liberty.v", name, kind)
-    r = signoff.gls(used(MAC(*SMALL)), work, cells, beats=2000)
+    name, kind = cell_before_result_bit(work, rec["top"], 23, OSU018)
+    swap_cell(work / "total.liberty.v", name, kind, OSU018)
+    r = signoff.gls(used(MAC(Config.make(*SMALL))), work, cells, beats=2000)
     assert r["mismatches"] > 0 and r["first_error"]
     assert r["waveform"] and Path(r["waveform"]).stat().st_size > 0
 
@@ -316,7 +319,7 @@ def test_synth_rejects_a_bad_clock(capsys):
 
 
 def test_a_missing_user_tool_is_an_input_error(tmp_path, monkeypatch, capsys):
-    if liberty.find_liberty()[0] is None:
+    if find_liberty()[0] is None:
         pytest.skip("no Liberty library")
     monkeypatch.setenv("STA", str(tmp_path / "no-sta"))
     rc = main(["synth", "-f", "if4", "-a", "fused", "-o", str(tmp_path)])

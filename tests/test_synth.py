@@ -10,8 +10,9 @@ from ifmac.cli import main
 from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.hdl.mac import STAGES
 from ifmac.golden.config import Config
-from ifmac.synth import flow, report
-from ifmac.synth.liberty import find_liberty
+from ifmac.synth import flow, plan, records, render
+from ifmac.synth.plan import GateLevel
+from ifmac.tech import find_liberty
 
 SMALL = ("nvfp3", "fused", 8)
 
@@ -26,8 +27,8 @@ def _synth(out: Path, capsys, *extra):
 
 def test_smoke_generic_structure_and_reproducible(tmp_path, capsys):
     out1 = _synth(tmp_path / "one", capsys, "--no-liberty")
-    assert "[ 1/3]" in out1 and "[ 3/3]" in out1 and "nvfp4 fused b8" in out1
-    assert "mxfp4 fused b8" in out1
+    assert "[ 1/3]" in out1 and "[ 3/3]" in out1 and "ifmac_nvfp4_fused_b8" in out1
+    assert "ifmac_mxfp4_fused_b8" in out1
     doc = json.loads((tmp_path / "one" / "area.json").read_text())
     assert doc["liberty"] is None and doc["baseline"] == "nvfp4"
     recs = {(r["format"], r["arch"], r["block_size"]): r for r in doc["configurations"]}
@@ -107,7 +108,7 @@ def test_yowasp_fallback(tmp_path, monkeypatch, capsys):
     _synth(tmp_path / "native", capsys, "--no-liberty", "--no-baseline")
     monkeypatch.setenv("IFMAC_YOSYS", "yowasp")
     text = _synth(tmp_path / "yowasp", capsys, "--no-liberty", "--no-baseline")
-    assert "yosys yowasp" in text and report.YOWASP_NOTE in text and "depth -" in text
+    assert "yosys yowasp" in text and render.YOWASP_NOTE in text and "depth -" in text
     doc = json.loads((tmp_path / "yowasp" / "area.json").read_text())
     assert doc["tool"] == "yosys (yowasp)"
     (rec,) = doc["configurations"]
@@ -118,43 +119,48 @@ def test_yowasp_fallback(tmp_path, monkeypatch, capsys):
         assert fig["cells"] > 0 and fig["logic_depth"] is None
     assert rec["stages"]["reduce"]["cells"] == 0         # fused: no tree
     assert flops(tmp_path / "yowasp") == flops(tmp_path / "native") > 50
-    assert report.YOWASP_NOTE in (tmp_path / "yowasp" / "area.md").read_text()
+    assert render.YOWASP_NOTE in (tmp_path / "yowasp" / "area.md").read_text()
 
 
 def test_baselines_and_fp_baseline():
-    assert report.fp_baseline("if3") == "nvfp3" and report.fp_baseline("if4") == "nvfp4"
-    assert report.fp_baseline("if6_e3m2") == "nvfp6_e3m2" and report.fp_baseline("nvfp4") is None
+    assert records.fp_baseline("if3") == "nvfp3" and records.fp_baseline("if4") == "nvfp4"
+    assert records.fp_baseline("if6_e3m2") == "nvfp6_e3m2" and records.fp_baseline("nvfp4") is None
     c = Config.make
-    assert report.with_baselines([c("if4", "lane", 8), c("if3", "lane", 8, "max", 2)]) == [
+    assert plan.with_baselines([c("if4", "lane", 8), c("if3", "lane", 8, "max", 2)]) == [
         c("if4", "lane", 8), c("if3", "lane", 8, "max", 2), c("nvfp4", "lane", 8),
         c("mxfp4", "lane", 8), c("nvfp4", "lane", 8, "max", 2), c("mxfp4", "lane", 8, "max", 2)]
-    assert len(report.DEFAULT_SYNTH_CONFIGS) == 2 * len(FORMAT_NAMES)
-    assert c("mxfp4", "lane", 32) in report.DEFAULT_SYNTH_CONFIGS
-    assert c("nvint4", "fused", 16) in report.DEFAULT_SYNTH_CONFIGS
-    assert len(report.FAMILY_CONFIGS) == 3 * len(FORMAT_NAMES)
+    assert len(plan.DEFAULT_SYNTH_CONFIGS) == 2 * len(FORMAT_NAMES)
+    assert c("mxfp4", "lane", 32) in plan.DEFAULT_SYNTH_CONFIGS
+    assert c("nvint4", "fused", 16) in plan.DEFAULT_SYNTH_CONFIGS
+    assert len(plan.FAMILY_CONFIGS) == 3 * len(FORMAT_NAMES)
     # make signoff: every grouped MAC; lanes of the 4-bit formats at B = 16.
-    assert report.gate_level(c("mxfp6_e3m2", "fused", 32), False)
-    assert report.gate_level(c("if3", "g4", 16), False)
-    assert report.gate_level(c("nvint4", "lane", 16), False)
-    assert not report.gate_level(c("mxfp4", "lane", 32), False)
-    assert not report.gate_level(c("if3", "lane", 16), False)
-    assert report.gate_level(c("if3", "lane", 16), True)
+    assert GateLevel.DEFAULT.simulates(c("mxfp6_e3m2", "fused", 32))
+    assert GateLevel.DEFAULT.simulates(c("if3", "g4", 16))
+    assert GateLevel.DEFAULT.simulates(c("nvint4", "lane", 16))
+    assert not GateLevel.DEFAULT.simulates(c("mxfp4", "lane", 32))
+    assert not GateLevel.DEFAULT.simulates(c("if3", "lane", 16))
+    assert GateLevel.EVERY.simulates(c("if3", "lane", 16))
+    assert GateLevel.EVERY_SPLIT.simulates(c("if3", "lane", 16))
+    # Power per stage: the fused MACs, every MAC with --signoff-all.
+    assert GateLevel.EVERY.splits(c("if3", "fused", 16))
+    assert not GateLevel.EVERY.splits(c("if3", "g4", 16))
+    assert GateLevel.EVERY_SPLIT.splits(c("if3", "lane", 16))
 
 
 def test_clock_target_ladder_and_common_clock():
     """A clock target tries 0 .. every optional cut, then interleave 2 and 4;
     the common clock is the slowest configuration's period, rounded up."""
-    steps = report.ladder(Config.make("if4", "lane", 16, 3, 2))
+    steps = plan.ladder(Config.make("if4", "lane", 16, 3, 2))
     assert [s.pipeline for s in steps[:3]] == ["0", "accumulate", "accumulate,tree:2"]
     assert steps[7].pipeline == "max" and steps[7].interleave == 1
     assert [(s.pipeline, s.interleave) for s in steps[8:]] == [("max", 2), ("max", 4)]
     recs = [{"timing": {"fmax_mhz": 1000 / 118.61}}, {"timing": {"fmax_mhz": 50.0}}]
-    assert report.common_clock(recs) == 118.7
-    assert report.common_clock(recs + [{"timing": None}]) is None
+    assert records.common_clock(recs) == 118.7
+    assert records.common_clock(recs + [{"timing": None}]) is None
     rec = {"block_size": 16, "power": [{"clock_ns": 10.0, "leakage_mw": 0.001, "cycles": 1000,
                                         "beats": 500, "energy_pj_per_mac": 2.0}]}
     # 0.001 mW x 10 ns more x 1000 cycles = 10 pJ over 500 x 16 MACs.
-    assert report.energy_at(rec, 20.0) == pytest.approx(2.0 + 10 / 8000)
+    assert records.energy_at(rec, 20.0) == pytest.approx(2.0 + 10 / 8000)
 
 
 def test_script_template_fills_every_placeholder():
@@ -191,7 +197,7 @@ def test_decision_join_costs_per_element_pair():
                 "power": [{"energy_pj_per_mac": pj}] if pj else None}
     costs = {("nvfp4", "fused", 16): rec("nvfp4", 16, 1600.0, 10.0),
              ("mxfp4", "fused", 32): rec("mxfp4", 32, 2400.0)}
-    acc = [Accuracy(f, r, "fused", b, 256, 8, 20.0, {}, 0.1, 1.0)
+    acc = [Accuracy(Config.make(f, "fused", b), r, 256, 8, 20.0, {}, 0.1, 1.0)
            for f, r, b in (("nvfp4", "static_6", 16), ("mxfp4", "static_6", 32),
                            ("if4", "mse", 16))]
     nv, mx, if4 = decision.join(acc, costs, "area_um2")
@@ -211,9 +217,9 @@ def test_sweep_chart_per_format(tmp_path):
         return {"format": fmt, "arch": "lane", "block_size": 16, "pipeline": pipeline,
                 "interleave": 1, "timing": {"fmax_mhz": fmax}, "total": {"area_um2": area},
                 "power": power}
-    records = [rec("if4", "0", 12.0, 3.0e6, 20.0), rec("if4", "max", 55.8, 3.8e6, 24.0),
-               rec("nvfp4", "0", 13.0, 2.5e6)]
-    paths = report._sweep_charts(records, tmp_path, "osu018_stdcells.lib")
+    recs = [rec("if4", "0", 12.0, 3.0e6, 20.0), rec("if4", "max", 55.8, 3.8e6, 24.0),
+            rec("nvfp4", "0", 13.0, 2.5e6)]
+    paths = render._sweep_charts(recs, {("lane", 16): 1}, tmp_path, "osu018_stdcells.lib")
     assert paths == [tmp_path / "sweep-if4.png"] and paths[0].stat().st_size > 10_000
 
 

@@ -1,0 +1,114 @@
+"""Technologies: one description per standard-cell library, and finding its files.
+
+Everything the flow needs to know about a library's cells lives in its
+`Technology`: where its Liberty file and cell models come from, the cell
+that drives the inputs and loads the outputs in timing and power, the pins
+of its cells, and the pairs of cells with the same pins and another
+function (the netlist mutant of ifmac.formal). Nothing else in ifmac names
+a cell of one library: another library is another entry of TECHNOLOGIES.
+
+A library is an explicit path (`--liberty`, or LIBERTY=path), else the
+default technology's, fetched once into build/liberty/ from Debian's archive
+with `apt-get download` and `dpkg -x` (GPL: fetched, never committed).
+Where that fails, the caller gets None and one line saying why, and
+reports "-" for what needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ifmac.tools import BUILD, fetch_debian, given_file
+
+__all__ = ["Technology", "OSU018", "TECHNOLOGIES", "DEFAULT_TECH", "technology_of",
+           "find_liberty", "find_cell_models"]
+
+
+@dataclass(frozen=True)
+class Technology:
+    name: str
+    title: str
+    #: The Liberty file and the Verilog cell models, by file name.
+    liberty: str
+    cell_models: str
+    #: Where both come from: a Debian package and the folder inside it.
+    debian_package: str
+    package_dir: Path
+    #: The cell (and its output pin) that drives every data input in timing.
+    driver: tuple[str, str]
+    #: A top-level output drives `load[2]` inputs `load[1]` of cell `load[0]`
+    #: (the SDC's set_load, and the output load in the power model).
+    load: tuple[str, str, int]
+    #: Output pins of combinational cells and flops, and a flop's data pin.
+    output_pins: tuple[str, ...]
+    flop_data_pin: str
+    #: Cells with the same pins and another function: a one-cell mutant.
+    swaps: dict[str, str] = field(default_factory=dict)
+
+
+def _pairs(*pairs: tuple[str, str]) -> dict[str, str]:
+    return {a: b for x, y in pairs for a, b in ((x, y), (y, x))}
+
+
+#: OSU 0.18 um (Oklahoma State University's library for TSMC 0.18 um), from
+#: Debian's qflow-tech-osu018.
+OSU018 = Technology(
+    name="osu018", title="OSU 0.18 um",
+    liberty="osu018_stdcells.lib", cell_models="osu018_stdcells.v",
+    debian_package="qflow-tech-osu018", package_dir=Path("usr/share/qflow/tech/osu018"),
+    driver=("INVX1", "Y"), load=("INVX1", "A", 4), output_pins=("Y", "Q"), flop_data_pin="D",
+    swaps=_pairs(("NAND2X1", "NOR2X1"), ("AND2X1", "OR2X1"), ("AND2X2", "OR2X2"),
+                 ("XOR2X1", "XNOR2X1"), ("INVX1", "BUFX2"), ("AOI21X1", "OAI21X1"),
+                 ("AOI22X1", "OAI22X1"), ("NAND3X1", "NOR3X1")))
+
+TECHNOLOGIES = {t.name: t for t in (OSU018,)}
+DEFAULT_TECH = OSU018
+
+
+def technology_of(liberty: Path) -> Technology:
+    """The technology a Liberty file belongs to (by its file name); a user's
+    own library is described as the default technology's cells, which the
+    flow names (driver, load), must then exist in it."""
+    for tech in TECHNOLOGIES.values():
+        if Path(liberty).name == tech.liberty:
+            return tech
+    return DEFAULT_TECH
+
+
+def _fetched(tech: Technology, cache: Path) -> tuple[bool, str]:
+    """The technology's library and cell models in `cache` (fetched if absent)."""
+    if (cache / tech.liberty).is_file() and (cache / tech.cell_models).is_file():
+        return True, f"{tech.debian_package} in {cache}"
+    return fetch_debian(tech.debian_package,
+                        {n: tech.package_dir / n for n in (tech.liberty, tech.cell_models)},
+                        cache)
+
+
+def find_liberty(explicit: str | None = None, tech: Technology = DEFAULT_TECH,
+                 cache: Path = BUILD / "liberty") -> tuple[Path | None, str]:
+    """(path or None, one line saying where it came from or why there is none)."""
+    path = given_file("LIBERTY", explicit, "Liberty file")
+    if path is not None:
+        return path, f"Liberty library {path}"
+    ok, how = _fetched(tech, cache)
+    if not ok:
+        return None, (f"no Liberty library ({how}; give LIBERTY=path): "
+                      "reporting generic CMOS figures only")
+    return (cache / tech.liberty).resolve(), f"Liberty library {tech.title} ({how})"
+
+
+def find_cell_models(liberty: Path, cache: Path = BUILD / "liberty") -> tuple[Path | None, str]:
+    """Verilog models of `liberty`'s cells: CELL_MODELS=path, else its
+    technology's when `liberty` is that technology's library."""
+    path = given_file("CELL_MODELS", None, "cell models")
+    if path is not None:
+        return path, f"cell models {path}"
+    tech = technology_of(liberty)
+    if Path(liberty).name != tech.liberty:
+        return None, (f"no cell models for {Path(liberty).name} (give CELL_MODELS=path "
+                      "to its Verilog models)")
+    ok, how = _fetched(tech, cache)
+    if not ok:
+        return None, f"no cell models ({how}; give CELL_MODELS=path)"
+    return (cache / tech.cell_models).resolve(), f"cell models {tech.cell_models} ({how})"
