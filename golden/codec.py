@@ -58,21 +58,39 @@ FOUR_OVER_SIX_EXPANSION = 1.5
 _CHUNK_ROWS = 8192
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which a
+    container's cpuset or `taskset` narrows; os.cpu_count() counts the
+    machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):           # no affinity on this platform
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class QuantizedTensor:
     """Codes (one element per byte), scale bytes and the tensor amax (1 for
-    E8M0 formats, which have no global scale: what the reference returns)."""
+    E8M0 formats, which have no global scale: what the reference returns),
+    with everything needed to decode them: the format, the block size and
+    the rule (which sets the global scale Q * Smax: static_4 and the
+    four-over-six rules decode differently from static_6). None of them has
+    a default: a tensor decoded under another rule than it was quantized
+    with would be silently wrong."""
     codes: np.ndarray
     scales: np.ndarray
     amax: np.float32
     fmt: Format
-    #: None: the format's own block size.
-    block_size: int | None = None
-    rule: str | None = None
+    block_size: int
+    rule: str
 
     def __post_init__(self):
-        if self.block_size is None:
-            object.__setattr__(self, "block_size", self.fmt.block_size)
+        object.__setattr__(self, "fmt", get_format(self.fmt))
+        object.__setattr__(self, "block_size", check_block_size(self.block_size))
+        if self.rule is None:
+            raise InputError(f"a {self.fmt.name} tensor needs the rule it was quantized "
+                             f"with; expected one of {', '.join(rules_for(self.fmt))}")
+        object.__setattr__(self, "rule", _check_rule(self.rule, self.fmt))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -369,12 +387,30 @@ def _quantize_rows(fmt: Format, rule: str, q: float, smax: float, xb: np.ndarray
     scales_out[...] = np.where(use_other, other_scales, scale_bytes)
 
 
+def _normalizer(amax: np.float32) -> tuple[np.float32, int]:
+    """(2^-m, m): the power of two that brings amax into [1, 2).
+
+    With E4M3 scales, ifmac quantizes x * 2^-m with amax * 2^-m and keeps
+    amax: every step of the reference's arithmetic is then the same
+    float32 operation on values scaled by a power of two, which rounds the
+    same way while nothing under- or overflows, so a tensor whose amax is in
+    [1, 2) gets the reference's codes bit for bit and any other tensor the
+    codes of its scaled copy. In the reference, the block errors of the
+    INT/FP (or four-over-six) choice underflow to 0 below about 1e-20 and
+    overflow to inf above about 1e20, every block then compares equal and
+    keeps the FP (6-) candidate: the choice depended on the tensor's
+    magnitude. Here quantizing x and x * 2^k gives the same codes and scale
+    bytes."""
+    m = int(np.frexp(amax)[1]) - 1
+    return np.float32(np.ldexp(1.0, -m)), m
+
+
 def quantize(x, fmt, rule: str | None = None, block_size: int | None = None,
              workers: int | None = None) -> QuantizedTensor:
     """Quantize a float tensor along its last axis in blocks of `block_size`
     (None: the format's own, 32 for MX and 16 for the others), under `rule`
     (rules_for(fmt); None: the format's default), on `workers` threads
-    (None: one per core)."""
+    (None: one per CPU this process may run on)."""
     f = get_format(fmt)
     B = f.block_size if block_size is None else check_block_size(block_size)
     rule = _check_rule(rule, f)
@@ -397,12 +433,16 @@ def quantize(x, fmt, rule: str | None = None, block_size: int | None = None,
                              "expected amax >= {:.3g}".format(q * smax / 3.4028235e38))
     if amax != 0:
         xb = x32.reshape(-1, B)
+        amax_q = amax
+        if not f.scale.power_of_two:
+            norm, _ = _normalizer(amax)
+            xb, amax_q = xb * norm, np.float32(amax * norm)
         cb = codes.reshape(-1, B)
         sb = scales.reshape(-1)
         starts = range(0, xb.shape[0], _CHUNK_ROWS)
-        work = [(f, rule, q, smax, xb[i:i + _CHUNK_ROWS], amax, cb[i:i + _CHUNK_ROWS],
+        work = [(f, rule, q, smax, xb[i:i + _CHUNK_ROWS], amax_q, cb[i:i + _CHUNK_ROWS],
                  sb[i:i + _CHUNK_ROWS]) for i in starts]
-        workers = min(len(work), workers or os.cpu_count() or 1)
+        workers = min(len(work), workers or usable_cpus())
         if workers > 1:
             # NumPy releases the GIL inside its loops; blocks are independent.
             with ThreadPoolExecutor(workers) as pool:
@@ -439,11 +479,18 @@ def dequantize(q: QuantizedTensor) -> np.ndarray:
     qv, smax = _global_scale(f, q.rule)
     full = np.float32(qv * smax)
     amax = np.float32(q.amax)
-    out = (v * s) * amax
+    if amax == 0:
+        return np.zeros(codes.shape, np.float32)
+    # In the scaled domain of `quantize` (_normalizer), then back by the same
+    # power of two: the reference's values wherever they are normal, and no
+    # overflow of the intermediate v * s * amax for amax near float32's max.
+    norm, m = _normalizer(amax)
+    out = (v * s) * np.float32(amax * norm)
     if f.adaptive:
         e = np.float32(f.int.ref_expansion)
         out = np.where(is_int[:, None], out * e, out)
-    return (out / full).astype(np.float32).reshape(codes.shape)
+    with np.errstate(over="ignore"):
+        return np.ldexp(out / full, m).astype(np.float32).reshape(codes.shape)
 
 
 def tensor_scale(q: QuantizedTensor) -> float:

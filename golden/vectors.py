@@ -9,6 +9,7 @@ hundreds), every INT/FP flag combination and corner codes and scales;
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,8 @@ from .errors import InputError
 from .formats import Format
 from .model import check_beats, mac
 
-__all__ = ["Beats", "random_beats", "quantized_beats", "dot_product_beats", "save_npz", "load_npz", "write_hex",
+__all__ = ["Beats", "random_beats", "quantized_beats", "dot_product_beats", "save_npz", "load_npz",
+           "read_npz", "write_hex",
            "BEAT_KEYS", "expected", "pack_lanes"]
 
 BEAT_KEYS = ("a", "a_scale", "w", "w_scale", "last")
@@ -173,27 +175,73 @@ def dot_product_beats(config: Config, qa, qw) -> Beats:
 # Files
 # --------------------------------------------------------------------------
 
-def save_npz(path, beats: Beats, arch: str | None = None, **extra) -> None:
+def save_npz(path, beats: Beats, config: Config | None = None, **extra) -> None:
+    """Beats (and `extra` arrays, e.g. expected results) into an .npz, with
+    meta_<key> entries saying what they are: format, block size, seed and,
+    for the MAC `config` they were computed for, its arch and interleave."""
     out = {k: v for k, v in zip(BEAT_KEYS, beats.arrays())}
     out.update({f"meta_{k}": np.asarray(v) for k, v in beats.meta.items()})
-    if arch is not None:
-        out["meta_arch"] = np.asarray(arch)
+    if config is not None:
+        out["meta_arch"] = np.asarray(config.arch)
+        out["meta_interleave"] = np.asarray(config.interleave)
     out.update(extra)
     np.savez(path, **out)
 
 
-def load_npz(path, config: Config) -> Beats:
-    """Beats of `config`'s format and block size from an .npz with keys a,
-    a_scale, w, w_scale, last (checked)."""
+def read_npz(path, keys, what: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz at `path`, which must hold `keys` (`what` it
+    should be, for the messages); an unreadable, truncated or one-array file
+    is an InputError. The file is opened here so that it is closed whatever
+    NumPy's reader does on a broken one."""
+    name = os.fspath(path)
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read vectors {os.fspath(path)!r}: {e}") from None
-    missing = [k for k in BEAT_KEYS if k not in data.files]
-    if missing:
-        raise InputError(f"{os.fspath(path)!r} lacks key(s) {', '.join(missing)}; expected "
-                         f"{', '.join(BEAT_KEYS)}")
-    return Beats(config, *check_beats(config, *(data[k] for k in BEAT_KEYS)))
+        with open(path, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise InputError(f"{name!r} holds one array; expected {what}")
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise InputError(f"{name!r} lacks {', '.join(missing)}; expected {what} "
+                                 f"(keys {', '.join(keys)})")
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"cannot read {name!r}: {e}") from None
+
+
+def _meta_conflicts(data: dict, config: Config) -> list[str]:
+    """What the file's own meta_<key> entries say against `config`."""
+    ours = {"format": config.format.name, "block_size": config.block_size, "arch": config.arch,
+            "interleave": config.interleave}
+    out = []
+    for key, want in ours.items():
+        if f"meta_{key}" in data:
+            have = data[f"meta_{key}"].item()
+            if str(have) != str(want):
+                out.append(f"{key} {have} (the MAC: {want})")
+    return out
+
+
+def load_npz(path, config: Config, check_meta: bool = True) -> Beats:
+    """Beats of `config`'s format and block size from an .npz with keys a,
+    a_scale, w, w_scale, last (checked). Metadata in the file (meta_format,
+    meta_block_size, meta_arch, meta_interleave, as `ifmac vectors` writes
+    them) that names another configuration is an error unless not
+    `check_meta`: the same bytes mean other values in another format."""
+    name = os.fspath(path)
+    data = read_npz(path, BEAT_KEYS, "vectors as `ifmac vectors` writes them")
+    conflicts = _meta_conflicts(data, config) if check_meta else []
+    if conflicts:
+        raise InputError(f"{name!r} holds vectors for {', '.join(conflicts)}; pass the "
+                         "options that match, or --ignore-meta to run them anyway")
+    arrays = check_beats(config, *(data[k] for k in BEAT_KEYS))
+    if len(arrays[-1]) == 0:
+        raise InputError(f"{name!r} holds no beats")
+    if not arrays[-1].any():
+        raise InputError(f"{name!r}: `last` is never set, so no segment ends and nothing "
+                         "would be checked; expected at least one last beat")
+    return Beats(config, *arrays)
 
 
 def _hex_lines(values: np.ndarray, width_bits: int) -> str:

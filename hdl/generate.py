@@ -1,10 +1,11 @@
-"""`make verilog`: the Verilog of every default configuration into a folder."""
+"""`make verilog`: the Verilog of every default configuration into a folder,
+each with its Verilator lint waivers (.vlt)."""
 
 import os
 import sys
 
 from .mac import DEFAULT_CONFIGS, MAC
-from .verilog import convert
+from .verilog import write
 
 
 def main(out_dir: str = os.path.join("build", "verilog")) -> int:
@@ -12,10 +13,8 @@ def main(out_dir: str = os.path.join("build", "verilog")) -> int:
     configs = DEFAULT_CONFIGS
     for k, config in enumerate(configs, 1):
         dut = MAC(config)
-        path = os.path.join(out_dir, f"{dut.name}.v")
-        with open(path, "w") as fh:
-            fh.write(convert(dut, dut.name, dut.header()))
-        print(f"[{k:2d}/{len(configs)}] {path} (latency {dut.latency})", flush=True)
+        path, vlt = write(dut, os.path.join(out_dir, f"{dut.name}.v"))
+        print(f"[{k:2d}/{len(configs)}] {path}, {vlt} (latency {dut.latency})", flush=True)
     return 0
 
 

@@ -459,7 +459,12 @@ Ports (clk, rst: synchronous, active-high reset):
   output [31:0]  result            binary32 dot product of the segment
   output [{STATUS_WIDTH - 1}:0]   status            sticky per segment: bit 0 INT flag on a format
                                    without INT/FP choice (ignored), bit 1 a NaN scale code seen
-                                   (E4M3 0x7F: decoded as 448; E8M0 0xFF: result NaN)"""
+                                   (E4M3 0x7F: decoded as 448; E8M0 0xFF: result NaN)
+Simulation: the combinational logic is in `always @*` blocks (Amaranth's Verilog backend),
+which a Verilog simulator runs only when one of their inputs changes, not at time 0 (unlike
+SystemVerilog's always_comb): start the inputs as X, or change each of them once, before the
+first clock (the exported testbench starts them as X), or the outputs may stay X.
+Lint: verilator --lint-only -Wall with the .vlt file ifmac writes beside this one."""
 
     # -- elaboration -----------------------------------------------------------
     def elaborate(self, platform):

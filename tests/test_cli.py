@@ -213,3 +213,174 @@ def test_internal_error_keeps_its_traceback(monkeypatch, tmp_path):
     np.save(tmp_path / "x.npy", np.ones((2, 16), np.float32))
     with pytest.raises(ValueError, match="internal invariant broken"):
         main(["quantize", str(tmp_path / "x.npy"), "-f", "if4", "-o", str(tmp_path / "q.npz")])
+
+
+def test_every_option_says_its_default():
+    """Every option of every command says what it takes and its default (or
+    is required, alone or as one of a required group)."""
+    import argparse
+    from ifmac.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in sub.choices.items():
+        required_groups = {id(a) for g in p._mutually_exclusive_groups if g.required
+                           for a in g._group_actions}
+        for a in p._actions:
+            if (not a.option_strings or a.required or id(a) in required_groups
+                    or isinstance(a, (argparse._HelpAction, argparse._StoreTrueAction))):
+                continue
+            assert a.help and "default" in a.help, (name, a.option_strings)
+            if a.choices is not None and a.metavar is not None:
+                assert all(str(c) in a.help for c in a.choices), (name, a.option_strings)
+
+
+# --------------------------------------------------------------------------
+# Trust at the edges (issue 31)
+# --------------------------------------------------------------------------
+
+def _all_rules():
+    from ifmac.golden.codec import rules_for
+    from ifmac.golden.formats import FORMAT_NAMES
+    return [(f, r) for f in FORMAT_NAMES for r in rules_for(f)]
+
+
+@pytest.mark.parametrize("fmt,rule", _all_rules())
+def test_dequantize_round_trips_every_format_and_rule(tmp_path, capsys, fmt, rule):
+    """`ifmac dequantize` of what `ifmac quantize` wrote gives the golden
+    dequantize of the same codes: the file's own format, block size and rule
+    decode it (nvfp4 static_4 read as static_6 would be 2/3 of its values)."""
+    from ifmac.golden import dequantize
+    x = np.random.default_rng(5).standard_t(4, (8, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["quantize", str(tmp_path / "x.npy"), "-f", fmt, "-r", rule,
+                 "-o", str(tmp_path / "q")]) == 0
+    rc, out, _ = run(["dequantize", str(tmp_path / "q.npz"), "-o", str(tmp_path / "y")], capsys)
+    assert rc == 0 and out.rstrip().endswith(f"-> {tmp_path / 'y.npy'}")
+    got = np.load(tmp_path / "y.npy")
+    assert got.dtype == np.float32
+    assert np.array_equal(got, dequantize(quantize(x, fmt, rule)), equal_nan=True)
+
+
+def test_dequantize_bad_files_exit_2(tmp_path, capsys):
+    x = np.ones((2, 16), np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "old.npz", codes=np.zeros((2, 16), np.uint8),
+             scales=np.zeros((2, 1), np.uint8), amax=np.float32(1))
+    for path, message in ((tmp_path / "x.npy", "holds one array"),
+                          (tmp_path / "old.npz", "lacks format, block_size, rule"),
+                          (tmp_path / "none.npz", "cannot read")):
+        rc, _, err = run(["dequantize", str(path), "-o", str(tmp_path / "y.npy")], capsys)
+        assert rc == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_outputs_are_named_as_written(tmp_path, capsys):
+    """-o without the suffix: NumPy adds it, and the printed path says so."""
+    rc, out, _ = run(["vectors", "-f", "if4", "-a", "fused", "-n", "50",
+                      "-o", str(tmp_path / "adir")], capsys)
+    assert rc == 0 and out.rstrip().endswith(f"-> {tmp_path / 'adir.npz'}")
+    assert (tmp_path / "adir.npz").exists()
+
+
+def _vectors(tmp_path, capsys, *options):
+    rc, _, _ = run(["vectors", *options, "-n", "300", "-o", str(tmp_path / "v.npz")], capsys)
+    assert rc == 0
+    return str(tmp_path / "v.npz")
+
+
+@pytest.mark.parametrize("command", ["run", "testbench"])
+def test_vectors_of_another_configuration_exit_2(tmp_path, capsys, command):
+    """nvfp4 lane vectors under -f if4 -a fused are an error naming what the
+    file holds (the scale bytes would mean other values), unless --ignore-meta."""
+    v = _vectors(tmp_path, capsys, "-f", "nvfp4", "-a", "lane")
+    out = ["-o", str(tmp_path / ("o.npz" if command == "run" else "tb"))]
+    rc, _, err = run([command, "-f", "if4", "-a", "fused", "--vectors", v, *out], capsys)
+    assert rc == 2 and "holds vectors for format nvfp4 (the MAC: if4), arch lane (the MAC: " \
+        "fused)" in err and "--ignore-meta" in err
+    rc, _, err = run([command, "-f", "nvfp4", "-a", "fused", "--vectors", v, *out], capsys)
+    assert rc == 2 and "arch lane (the MAC: fused)" in err
+    rc, _, err = run([command, "-f", "if4", "-a", "fused", "--vectors", v, "--ignore-meta",
+                      *out], capsys)
+    assert rc == 0, err
+
+
+def test_vectors_that_cannot_run_exit_2(tmp_path, capsys):
+    """A truncated .npz, a .npy, no `last` at all, no beats: one line, exit 2."""
+    v = _vectors(tmp_path, capsys, "-f", "if4", "-a", "fused")
+    from pathlib import Path
+    data = Path(v).read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
+    np.save(tmp_path / "a.npy", np.zeros((4, 16), np.uint8))
+    d = dict(np.load(v))
+    np.savez(tmp_path / "nolast.npz", **(d | {"last": np.zeros_like(d["last"])}))
+    np.savez(tmp_path / "empty.npz", **{k: d[k][:0] for k in ("a", "a_scale", "w", "w_scale",
+                                                               "last")})
+    for name, message in (("cut.npz", "cannot read"), ("a.npy", "holds one array"),
+                          ("nolast.npz", "`last` is never set"), ("empty.npz", "holds no beats")):
+        for command, out in (("run", "o.npz"), ("testbench", "tb")):
+            rc, _, err = run([command, "-f", "if4", "-a", "fused", "--vectors",
+                              str(tmp_path / name), "-o", str(tmp_path / out)], capsys)
+            assert rc == 2 and message in err and err.count("\n") == 1, (command, name, err)
+
+
+def test_trailing_beats_and_late_resets_are_said(tmp_path, capsys):
+    """Beats after the final `last` are named; a reset past the end is an error."""
+    v = _vectors(tmp_path, capsys, "-f", "if4", "-a", "fused")
+    d = dict(np.load(v))
+    last = d["last"].copy()
+    last[-3:] = False
+    last[-4] = True
+    np.savez(tmp_path / "tail.npz", **(d | {"last": last}))
+    rc, out, _ = run(["run", "-f", "if4", "-a", "fused", "--vectors", str(tmp_path / "tail.npz"),
+                      "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 0 and "the last 3 beats come after the final `last`" in out
+    rc, _, err = run(["run", "-f", "if4", "-a", "fused", "--beats", "100", "--reset", "5000",
+                      "-o", str(tmp_path / "o.npz")], capsys)
+    assert rc == 2 and "--reset 5000 is past the stimulus's last cycle" in err
+
+
+def test_sim_filters_select(capsys):
+    """--arch, -k, -b, -g select among `make sim`'s configurations (they do
+    not rewrite every one of them); a selection of none says so."""
+    import argparse
+    from ifmac.cli import _selected
+    from ifmac.sim.regress import SIM_CONFIGS
+
+    def select(**given):
+        args = argparse.Namespace(**({"format": None, "arch": None, "group": None,
+                                      "block_size": None, "interleave": None,
+                                      "pipeline": None} | given))
+        return _selected(SIM_CONFIGS, args)
+    fused = select(arch="fused")
+    assert fused and all(c.arch == "fused" for c in fused) and len(fused) < len(SIM_CONFIGS)
+    assert Config.make("if4", "fused", 16, 2, 4) in fused
+    assert [c.interleave for c in select(interleave=4)] == [4, 4]
+    assert {c.block_size for c in select(block_size=8)} == {8}
+    assert {c.group for c in select(group=16)} == {16}
+    assert select(pipeline="max", format="if4") == [Config.make("if4", "lane", 16, "max"),
+                                                    Config.make("if4", "g4", 16, "max", 2)]
+    with pytest.raises(ValueError, match="--format if3 --block-size 8 selects none of the 52"):
+        select(format="if3", block_size=8)
+    rc, _, err = run(["sim", "-f", "if3", "-b", "8"], capsys)
+    assert rc == 2 and "selects none" in err
+
+
+def test_sim_says_how_many_beats_it_runs(tmp_path, capsys):
+    """--beats is a floor: the directed suites run in full, and the header says so."""
+    rc, out, _ = run(["sim", "-f", "nvfp3", "-a", "fused", "-b", "16", "-n", "1000", "-j", "1",
+                      "--summary", str(tmp_path / "s.json")], capsys)
+    import json
+    beats = json.loads((tmp_path / "s.json").read_text())["units"][0]["beats"]
+    assert rc == 0 and "1,000 beats each or more" in out and beats > 1000
+
+
+def test_merge_inconsistent_shards_exit_2(tmp_path, capsys):
+    """A mismatch count that is a string, or shards of two runs: exit 2."""
+    import json
+    unit = {"config": "ifmac_if4_fused_b16", "part": 0, "parts": 1, "beats": 10,
+            "segments": 3, "mismatches": "2", "beats_per_second": 1.0, "latency": 2,
+            "build_seconds": 0.0, "build_cached": True, "seconds": 1.0,
+            "backend": "verilator", "first_error": None, "waveform": None}
+    meta = {"shard": "1/1", "beats_per_config": 10, "seed": 1, "backend": "verilator"}
+    (tmp_path / "s.json").write_text(json.dumps({"meta": meta, "units": [unit]}))
+    rc, _, err = run(["merge", str(tmp_path / "s.json")], capsys)
+    assert rc == 2 and "mismatches = '2'" in err and "Traceback" not in err
