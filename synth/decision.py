@@ -22,7 +22,7 @@ from ifmac.golden.codec import rules_for
 from ifmac.golden.formats import FORMAT_NAMES
 from ifmac.golden.model import ARCHS
 
-from ifmac.engine import table
+from ifmac.engine import table, write_json
 
 from .records import pair_cost, unpipelined
 
@@ -170,9 +170,9 @@ def run(out_dir: Path, area_json: Path, formats=FORMAT_NAMES, rows: int = 64,
     accuracy = measure_all(formats, rows=rows, K=K, progress=progress)
     rows_out = join(accuracy, costs, metric)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "decision.json", out_dir / "decision.md"]
-    paths[0].write_text(json.dumps({"cost_metric": metric, "source": str(area_json),
-                                    "rows": rows_out}, indent=1) + "\n")
+    paths = [write_json(out_dir / "decision.json", {"cost_metric": metric,
+                                                   "source": str(area_json), "rows": rows_out}),
+             out_dir / "decision.md"]
     paths[1].write_text(_markdown(rows_out, metric))
     if _chart(rows_out, out_dir / "decision.png"):
         paths.append(out_dir / "decision.png")

@@ -19,11 +19,12 @@ from ifmac.engine import progress_prefix, run_units
 from ifmac.golden.config import ARCHS, INTERLEAVES, Config
 from ifmac.golden.errors import InputError
 from ifmac.golden.formats import FORMAT_NAMES
-from ifmac.tech import find_cell_models, find_liberty
+from ifmac.tech import DEFAULT_TECH, find_cell_models, find_liberty
 from ifmac.tools import YosysTool, find_sta, yosys_tool
 
 from . import signoff
 from .flow import Result, synthesize
+from .power import load_library
 from .records import BASELINES, report_records
 from .render import YOWASP_NOTE, _fmt_num, write_reports
 
@@ -277,8 +278,9 @@ def run(configs: list[Config], jobs: int, options: Options) -> int:
     order = sorted(configs, key=lambda c: (-c.groups * c.block_size // 16, -c.block_size))
     plan = (options, work_dir, liberty, tool, parts, tools)
     results = run_units(lambda c: _one(c, plan), order, jobs, _progress, threads=True)
+    tech = load_library(str(liberty)).tech if liberty and "timing" in parts else DEFAULT_TECH
     paths = write_reports(report_records(results), out_dir, liberty.name if liberty else None,
-                          tool, missing, options.clock_ns)
+                          tool, missing, options.clock_ns, tech)
     print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.0f} s")
     bad = [r for r in results if r.gls and r.gls["mismatches"]]
     for r in bad:

@@ -22,8 +22,9 @@ the activity is spread over (pJ per ns).
 
 from __future__ import annotations
 
+import gzip
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -101,13 +102,35 @@ class Library:
         return n * self.cells[cell].inputs[pin]
 
 
-def _table(group, templates) -> Table:
-    variables = templates.get(group.args[0] if group.args else "", ())
+@dataclass(frozen=True)
+class _Template:
+    """A lu_table_template / power_lut_template: the table's variables and
+    the indices a table of it uses unless it gives its own."""
+    variables: tuple[str, ...]
+    indices: dict
+
+
+def _index(group, template: _Template | None, name: str) -> np.ndarray:
+    """A table's index_1 or index_2: its own, else its template's (IHP's
+    tables leave them to the template)."""
+    if group[name] is not None:
+        return np.array(group.get_array(name), dtype=float).reshape(-1)
+    if template is not None and template.indices.get(name) is not None:
+        return template.indices[name]
+    raise ValueError(f"a {group.group_name} table has no {name}, nor has its template")
+
+
+def _table(group, templates: dict) -> Table:
+    template = templates.get(group.args[0] if group.args else "")
+    variables = template.variables if template else ()
     values = np.array(group.get_array("values"), dtype=float)
-    first = np.array(group.get_array("index_1"), dtype=float).reshape(-1)
+    if values.size == 1:
+        # Liberty's built-in `scalar` template: one value, no index.
+        return Table(None, np.array([0.0, 1.0]), np.repeat(values.reshape(-1), 2))
+    first = _index(group, template, "index_1")
     if values.shape[0] == 1 or len(variables) < 2:
         return Table(None, first, values.reshape(-1))
-    second = np.array(group.get_array("index_2"), dtype=float).reshape(-1)
+    second = _index(group, template, "index_2")
     if variables[0].startswith("input_"):        # (slew, load): put load first
         return Table(second, first, values.T)
     return Table(first, second, values)
@@ -116,7 +139,9 @@ def _table(group, templates) -> Table:
 @lru_cache(maxsize=4)
 def load_library(path: str) -> Library:
     from liberty.parser import parse_liberty
-    lib = parse_liberty(Path(path).read_text())
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        lib = parse_liberty(fh.read())
     cap = lib["capacitive_load_unit"]
     cap_unit = str(cap[1]).strip('"').lower() if isinstance(cap, list) else ""
     leak_unit = str(lib["leakage_power_unit"]).strip('"')
@@ -128,14 +153,19 @@ def load_library(path: str) -> Library:
     templates = {}
     for kind in ("power_lut_template", "lu_table_template"):
         for t in lib.get_groups(kind):
-            templates[t.args[0]] = tuple(str(t[v]) for v in ("variable_1", "variable_2")
-                                         if t[v] is not None)
-    cells = {}
+            templates[t.args[0]] = _Template(
+                tuple(str(t[v]) for v in ("variable_1", "variable_2") if t[v] is not None),
+                {i: np.array(t.get_array(i), dtype=float).reshape(-1)
+                 for i in ("index_1", "index_2") if t[i] is not None})
+    cells, inverters = {}, []
     for c in lib.get_groups("cell"):
         cell = Cell(c.args[0], float(c["cell_leakage_power"] or 0.0) * _LEAK_UNITS[leak_unit])
+        functions = {}
         for p in c.get_groups("pin"):
             pin = str(p.args[0]).strip('"')
             tables = p.get_groups("internal_power")
+            if p["function"] is not None:
+                functions[pin] = str(p["function"]).strip('"').replace(" ", "")
             if p["direction"] == "input":
                 cell.inputs[pin] = float(p["capacitance"]) * cap_scale
                 if tables:
@@ -147,7 +177,21 @@ def load_library(path: str) -> Library:
                                            for k in ("rise_power", "fall_power"))
                                      for g in tables if g.get_groups("rise_power")]
         cells[cell.name] = cell
-    return Library(str(lib.args[0]), float(lib["nom_voltage"]), cells, technology_of(Path(path)))
+        if len(cell.inputs) == 1 and len(cell.outputs) == 1:
+            (i,), (o,) = cell.inputs, cell.outputs
+            if functions.get(o) in (f"!{i}", f"(!{i})", f"{i}'", f"!({i})"):
+                inverters.append((cell.inputs[i], cell.name, i, o))
+    tech = technology_of(Path(path))
+    if tech.driver[0] not in cells:
+        # A library of no known technology: its smallest inverter drives the
+        # inputs and loads the outputs (the SDC and the power model).
+        if not inverters:
+            raise ValueError(f"{path}: no inverter cell to drive the inputs and load the "
+                             "outputs with")
+        _, inv, i, o = min(inverters)
+        tech = replace(tech, name=Path(path).name, title=str(lib.args[0]), driver=(inv, o),
+                       load=(inv, i, tech.load[2]), swaps={})
+    return Library(str(lib.args[0]), float(lib["nom_voltage"]), cells, tech)
 
 
 # --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from ifmac.engine import table, write_json
 from ifmac.golden.config import ARCHS, Config
 from ifmac.golden.formats import FORMAT_NAMES, get_format
 
-from ifmac.tech import DEFAULT_TECH, Technology, technology_of
+from ifmac.tech import DEFAULT_TECH, Technology
 
 from . import signoff
 from .flow import METRICS
@@ -381,10 +381,11 @@ def _sweep_charts(records: list[dict], groups: dict, out_dir: Path,
 
 
 def write_reports(typed: list[Record], out_dir: Path, liberty: str | None, tool: str,
-                  missing: dict, clock_ns: float) -> list[Path]:
+                  missing: dict, clock_ns: float, tech: Technology = DEFAULT_TECH) -> list[Path]:
     """area.json, area.md and the charts of `typed` into `out_dir`, with the
     library's name `liberty` (None: generic gates only), the Yosys `tool`,
-    the parts that did not run and why (`missing`) and the signoff clock."""
+    the parts that did not run and why (`missing`), the signoff clock and
+    the technology whose cells drive and load the ports."""
     out_dir.mkdir(parents=True, exist_ok=True)
     records = [r.to_json() for r in typed]
     groups = {(r.config.arch, r.config.block_size): r.config.group for r in typed}
@@ -396,7 +397,6 @@ def write_reports(typed: list[Record], out_dir: Path, liberty: str | None, tool:
            "stages": list(REPORT_STAGES), "baseline": BASELINE,
            "not_run": missing, "configurations": records,
            "common_clock": {"clock_ns": common, "rows": rows}}
-    tech = technology_of(Path(liberty)) if liberty else DEFAULT_TECH
     paths = [write_json(out_dir / "area.json", doc), out_dir / "area.md"]
     paths[1].write_text(_markdown(records, liberty, tool) + "\n"
                         + "\n".join(_common_clock_markdown(rows, common, main, main_name))

@@ -99,7 +99,13 @@ def test_verilog_header(fmt, arch, B):
     assert "always @*" in text and "`always @*` blocks" in text and ".vlt" in text
 
 
-@pytest.mark.parametrize("config", DEFAULT_CONFIGS, ids=str)
+#: Every `make verilog` configuration; the lane MACs at B = 32 (12 s each to
+#: convert and lint) under `make regress`, the rest in `make test`.
+LINT_CONFIGS = [pytest.param(c, marks=pytest.mark.slow) if (c.group, c.block_size) == (1, 32)
+                else c for c in DEFAULT_CONFIGS]
+
+
+@pytest.mark.parametrize("config", LINT_CONFIGS, ids=str)
 def test_shipped_verilog_is_lint_clean(tmp_path, config):
     """Every `make verilog` configuration as a user gets it: `verilator
     --lint-only -Wall X.vlt X.v` exits 0 with no warning (and without the

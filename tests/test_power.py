@@ -42,3 +42,71 @@ def test_power_of_one_inverter(tmp_path):
     assert p.energy_pj() == pytest.approx(p.total_mw * window)
     with pytest.raises(ValueError, match="no toggle count for 1 nets"):
         pw.power(lib, path, "top", pw.Activity(100, {"a": 10}), clock_ns=10.0)
+
+
+LIBERTY = """library (toy) {
+  capacitive_load_unit (1, pf);
+  leakage_power_unit : "1nW";
+  voltage_unit : "1V";
+  nom_voltage : 1.2;
+  power_lut_template (pwr_2d) {
+    variable_1 : input_transition_time;
+    variable_2 : total_output_net_capacitance;
+    index_1 ("0.1, 0.5");
+    index_2 ("0.01, 0.05");
+  }
+  cell (inv) {
+    cell_leakage_power : 2.0;
+    pin (A) { direction : input; capacitance : 0.002; }
+    pin (Y) {
+      direction : output;
+      function : "!A";
+      internal_power () {
+        related_pin : "A";
+        rise_power (pwr_2d) { values ("1.0, 2.0", "3.0, 4.0"); }
+        fall_power (pwr_2d) { index_1 ("0.1, 0.9"); values ("1.0, 2.0", "3.0, 4.0"); }
+      }
+    }
+  }
+}
+"""
+
+
+def test_tables_inherit_their_templates_indices(tmp_path):
+    """A table without its own index_1/index_2 uses its template's (IHP
+    SG13G2's tables do; ifmac used to die on them); a table's own wins."""
+    import gzip
+    path = tmp_path / "toy.lib.gz"
+    with gzip.open(path, "wt") as fh:                 # read compressed, as vendored
+        fh.write(LIBERTY)
+    lib = pw.load_library(str(path))
+    rise, fall = lib.cells["inv"].outputs["Y"][0]
+    assert lib.voltage == 1.2 and lib.cells["inv"].leakage_mw == pytest.approx(2e-6)
+    # (slew, load) tables are stored load first: at load 0.03, slew 0.3 the
+    # rise table is bilinear between its four values.
+    assert list(rise.loads) == [0.01, 0.05] and list(rise.slews) == [0.1, 0.5]
+    assert rise.at(0.03, 0.3) == pytest.approx(2.5)
+    assert list(fall.slews) == [0.1, 0.9]             # its own index_1
+
+
+def test_scalar_table_is_a_constant(tmp_path):
+    """`rise_power (scalar) { values ("0"); }` (IHP's passive pins): one value."""
+    path = tmp_path / "s.lib"
+    path.write_text(LIBERTY.replace('fall_power (pwr_2d) { index_1 ("0.1, 0.9"); values '
+                                    '("1.0, 2.0", "3.0, 4.0"); }',
+                                    'fall_power (scalar) { values ("0.5"); }'))
+    fall = pw.load_library(str(path)).cells["inv"].outputs["Y"][0][1]
+    assert fall.at(0.02, 0.0) == fall.at(0.3, 2.0) == 0.5
+
+
+def test_a_library_of_no_known_technology_drives_with_its_inverter(tmp_path):
+    """A user's own library (--liberty) need not have OSU's INVX1: its
+    smallest inverter drives the inputs and loads the outputs."""
+    path = tmp_path / "toy.lib"
+    path.write_text(LIBERTY)
+    lib = pw.load_library(str(path))
+    assert lib.tech.driver == ("inv", "Y") and lib.tech.load == ("inv", "A", 4)
+    assert lib.output_load() == pytest.approx(4 * 0.002)
+    path.write_text(LIBERTY.replace('function : "!A";', 'function : "A";'))
+    with pytest.raises(ValueError, match="no inverter cell"):
+        pw.load_library.__wrapped__(str(path))
