@@ -7,7 +7,6 @@ are importable.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -24,10 +23,12 @@ def _best_of(fn, repeat: int = 3) -> float:
 
 def bench_quantize(rows: int = 2048, cols: int = 4096) -> dict:
     from ifmac.golden import quantize
+    from ifmac.golden.codec import usable_cpus
     x = np.random.default_rng(0).standard_normal((rows, cols)).astype(np.float32)
     out = {}
+    cpus = usable_cpus()
     print(f"quantize: {rows}x{cols} float32 tensor ({x.size / 1e6:.1f} M elements), "
-          f"{os.cpu_count()} cores, best of 3")
+          f"{cpus} CPUs, best of 3")
     for fmt, rule in (("if4", "mse"), ("nvfp4", "static_6"), ("nvfp4", "mse"), ("if6_e2m3", "mse"),
                       ("if4", "mae"), ("if3", "mse"), ("nvint4", "static_6"),
                       ("mxfp4", "static_6")):
@@ -36,7 +37,7 @@ def bench_quantize(rows: int = 2048, cols: int = 4096) -> dict:
         print(f"  {fmt + '-' + rule:16s} {out[f'{fmt}-{rule}']:8.1f} M elements/s  ({t * 1e3:.0f} ms)")
     one = x.size / _best_of(lambda: quantize(x, "if4", "mse", workers=1)) / 1e6
     print(f"  if4-mse on one thread {one:.1f} M elements/s: {out['if4-mse'] / one:.2f}x on "
-          f"{os.cpu_count()} threads")
+          f"{cpus} threads")
     print(f"  if4-mse takes {out['nvfp4-static_6'] / out['if4-mse']:.2f}x the time of nvfp4 "
           f"static_6, nvfp4 four-over-six mse {out['nvfp4-static_6'] / out['nvfp4-mse']:.2f}x "
           "(two candidates and their block errors)")
