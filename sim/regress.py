@@ -327,7 +327,7 @@ def regress(configs, jobs: int, beats: int, seed: int, backend: str | None,
     t0 = time.perf_counter()
     total = len(units)
     print(f"ifmac sim: {len(configs)} configurations, {beats:,} beats each or more (the "
-          "directed suites, 66-150 k beats a configuration, always run in full)"
+          "directed suites, 21-87 k beats a configuration, always run in full)"
           + (f", shard {k}/{n}: {total} units" if n > 1 else "")
           + f", {jobs} jobs, backend {backend or 'verilator'}", flush=True)
     work = partial(_run, beats=beats, seed=seed, sweeps=sweeps, backend=backend, parts=parts)

