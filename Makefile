@@ -42,8 +42,12 @@ sim: $(STAMP)
 # target, timing and power at 10 ns).
 CLOCK_NS ?=
 CLOCK    := $(if $(CLOCK_NS),--clock-ns $(CLOCK_NS))
+# TECH=ihp-sg13g2 synthesizes in IHP SG13G2 (area and timing; gate-level
+# simulation and power are OSU 0.18's only so far).
+TECH  ?=
+SYNTH := $(CLOCK) $(if $(TECH),--tech $(TECH))
 synth: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) $(CLOCK) --no-gls --no-power
+	$(PY) -m ifmac synth --jobs $(JOBS) $(SYNTH) --no-gls --no-power
 	$(PY) -m ifmac accuracy
 
 # The same with the gate-level simulation of the netlists against the
@@ -53,11 +57,11 @@ synth: $(STAMP)
 # signoff-all runs every lane MAC too, split per stage (3-8 minutes of
 # compilation each).
 signoff: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) $(CLOCK)
+	$(PY) -m ifmac synth --jobs $(JOBS) $(SYNTH)
 	$(PY) -m ifmac accuracy
 
 signoff-all: $(STAMP)
-	$(PY) -m ifmac synth --jobs $(JOBS) $(CLOCK) --signoff-all
+	$(PY) -m ifmac synth --jobs $(JOBS) $(SYNTH) --signoff-all
 	$(PY) -m ifmac accuracy
 
 # The design space between lane and fused: every format at B = 16 with

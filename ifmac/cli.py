@@ -364,8 +364,10 @@ def cmd_synth(args) -> int:
     mode = plan.Mode.SWEEP if args.sweep else plan.Mode.TARGET if target else plan.Mode.FIXED
     gate_level = (plan.GateLevel.EVERY_SPLIT if args.signoff_all else
                   plan.GateLevel.EVERY if args.family else plan.GateLevel.DEFAULT)
+    from ifmac.tech import get_technology
     options = plan.Options(Path(args.output), args.netlists and Path(args.netlists),
-                           args.liberty, use_liberty=not args.no_liberty,
+                           get_technology(args.tech), args.liberty,
+                           use_liberty=not args.no_liberty,
                            baselines=not args.no_baseline, parts=parts,
                            clock_ns=args.clock_ns or plan.signoff.DEFAULT_CLOCK_NS,
                            gate_level=gate_level, mode=mode)
@@ -518,9 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "area.md, area.png and energy.png. The nvfp4 and mxfp4 MACs of each "
                        "arch and block size are added for the ratios.")
     _add_selection(y)
+    from ifmac.tech import DEFAULT_TECH, TECHNOLOGIES
+    y.add_argument("--tech", choices=tuple(TECHNOLOGIES), default=DEFAULT_TECH.name,
+                   metavar="T", help=f"standard-cell technology, one of: "
+                   f"{', '.join(TECHNOLOGIES)} (default {DEFAULT_TECH.name}; ihp-sg13g2: "
+                   "area and timing, no gate-level simulation or power yet)")
     y.add_argument("--liberty", metavar="FILE.lib",
-                   help="Liberty library (default: $LIBERTY, else OSU 0.18 um fetched "
-                        "with apt-get download)")
+                   help="your own Liberty library, instead of the technology's (default: "
+                        "$LIBERTY, else the technology's: OSU 0.18 um is fetched with "
+                        "apt-get download, IHP SG13G2 is vendored)")
     y.add_argument("--no-liberty", action="store_true",
                    help="generic CMOS figures only (no area in um^2, no delay)")
     y.add_argument("--no-baseline", action="store_true",

@@ -8,21 +8,28 @@ function (the netlist mutant of ifmac.formal). Nothing else in ifmac names
 a cell of one library: another library is another entry of TECHNOLOGIES.
 
 A library is an explicit path (`--liberty`, or LIBERTY=path), else the
-default technology's, fetched once into build/liberty/ from Debian's archive
-with `apt-get download` and `dpkg -x` (GPL: fetched, never committed).
-Where that fails, the caller gets None and one line saying why, and
-reports "-" for what needs it.
+technology's (`--tech`): OSU 0.18 is fetched once into build/liberty/ from
+Debian's archive with `apt-get download` and `dpkg -x` (GPL: fetched, never
+committed); IHP SG13G2 is vendored, compressed, in ifmac/pdk/ (Apache-2.0,
+with its licence and provenance) and decompressed once into
+build/liberty/<tech>/ for OpenSTA, which cannot read `.lib.gz`. Where a file
+cannot be had, the caller gets None and one line saying why, and reports
+"-" for what needs it.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
+from ifmac.golden.errors import InputError
 from ifmac.tools import BUILD, fetch_debian, given_file
 
-__all__ = ["Technology", "OSU018", "TECHNOLOGIES", "DEFAULT_TECH", "technology_of",
-           "find_liberty", "find_cell_models"]
+__all__ = ["Technology", "OSU018", "IHP_SG13G2", "TECHNOLOGIES", "DEFAULT_TECH",
+           "technology_of", "get_technology", "find_liberty", "find_cell_models"]
 
 
 @dataclass(frozen=True)
@@ -31,10 +38,14 @@ class Technology:
     title: str
     #: The Liberty file and the Verilog cell models, by file name.
     liberty: str
-    cell_models: str
-    #: Where both come from: a Debian package and the folder inside it.
-    debian_package: str
-    package_dir: Path
+    #: The cell models for gate-level simulation, or None with `no_models`,
+    #: the reason there are none.
+    cell_models: str | None
+    #: Where the files come from: a Debian package and the folder inside it,
+    #: or (`vendored`) ifmac/pdk/<name>/<liberty>.gz, whose uncompressed
+    #: content has the sha256 `checksum`.
+    debian_package: str | None
+    package_dir: Path | None
     #: The cell (and its output pin) that drives every data input in timing.
     driver: tuple[str, str]
     #: A top-level output drives `load[2]` inputs `load[1]` of cell `load[0]`
@@ -45,6 +56,9 @@ class Technology:
     flop_data_pin: str
     #: Cells with the same pins and another function: a one-cell mutant.
     swaps: dict[str, str] = field(default_factory=dict)
+    vendored: bool = False
+    checksum: str | None = None
+    no_models: str | None = None
 
 
 def _pairs(*pairs: tuple[str, str]) -> dict[str, str]:
@@ -62,8 +76,33 @@ OSU018 = Technology(
                  ("XOR2X1", "XNOR2X1"), ("INVX1", "BUFX2"), ("AOI21X1", "OAI21X1"),
                  ("AOI22X1", "OAI22X1"), ("NAND3X1", "NOR3X1")))
 
-TECHNOLOGIES = {t.name: t for t in (OSU018,)}
+#: IHP SG13G2 (IHP's open 130 nm BiCMOS process), typical corner 1.20 V
+#: 25 C, vendored. It has no flop without reset: Yosys maps to dfrbpq with
+#: the reset tied inactive.
+IHP_SG13G2 = Technology(
+    name="ihp-sg13g2", title="IHP SG13G2 130 nm",
+    liberty="sg13g2_stdcell_typ_1p20V_25C.lib", cell_models=None,
+    debian_package=None, package_dir=None,
+    driver=("sg13g2_inv_1", "Y"), load=("sg13g2_inv_1", "A", 4), output_pins=("Y", "Q"),
+    flop_data_pin="D",
+    swaps=_pairs(("sg13g2_nand2_1", "sg13g2_nor2_1"), ("sg13g2_and2_1", "sg13g2_or2_1"),
+                 ("sg13g2_xor2_1", "sg13g2_xnor2_1"), ("sg13g2_inv_1", "sg13g2_buf_1"),
+                 ("sg13g2_a21oi_1", "sg13g2_o21ai_1"), ("sg13g2_nand3_1", "sg13g2_nor3_1")),
+    vendored=True, checksum="968b0cfdcefc49a88d9a5c48874769eaad9aba3509e1240b5e14a821bb07a3c4",
+    no_models=("IHP's own Verilog cell models use sequential UDPs that Verilator simulates "
+               "wrongly (no results); models built from the Liberty are not there yet"))
+
+TECHNOLOGIES = {t.name: t for t in (OSU018, IHP_SG13G2)}
 DEFAULT_TECH = OSU018
+
+
+def get_technology(name: str) -> Technology:
+    """The technology called `name`; InputError naming the known ones."""
+    try:
+        return TECHNOLOGIES[name]
+    except KeyError:
+        raise InputError(f"unknown technology {name!r}; expected one of "
+                         f"{', '.join(TECHNOLOGIES)}") from None
 
 
 def technology_of(liberty: Path) -> Technology:
@@ -77,12 +116,31 @@ def technology_of(liberty: Path) -> Technology:
 
 
 def _fetched(tech: Technology, cache: Path) -> tuple[bool, str]:
-    """The technology's library and cell models in `cache` (fetched if absent)."""
+    """The technology's library (and cell models) in `cache`: fetched from
+    Debian, or decompressed from ifmac/pdk/, if absent."""
+    if tech.vendored:
+        return _unpacked(tech, cache)
     if (cache / tech.liberty).is_file() and (cache / tech.cell_models).is_file():
         return True, f"{tech.debian_package} in {cache}"
     return fetch_debian(tech.debian_package,
                         {n: tech.package_dir / n for n in (tech.liberty, tech.cell_models)},
                         cache)
+
+
+def _unpacked(tech: Technology, cache: Path) -> tuple[bool, str]:
+    """The vendored library decompressed into `cache`, checked against its
+    checksum (a stale or damaged copy is written again)."""
+    path = cache / tech.liberty
+    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == tech.checksum:
+        return True, f"vendored in ifmac/pdk/{tech.name}, unpacked in {cache}"
+    source = resources.files("ifmac").joinpath("pdk", tech.name, tech.liberty + ".gz")
+    with source.open("rb") as fh:
+        data = gzip.decompress(fh.read())
+    if hashlib.sha256(data).hexdigest() != tech.checksum:
+        return False, f"the vendored {tech.liberty}.gz does not match its checksum"
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True, f"vendored in ifmac/pdk/{tech.name}, unpacked into {cache}"
 
 
 def find_liberty(explicit: str | None = None, tech: Technology = DEFAULT_TECH,
@@ -91,6 +149,8 @@ def find_liberty(explicit: str | None = None, tech: Technology = DEFAULT_TECH,
     path = given_file("LIBERTY", explicit, "Liberty file")
     if path is not None:
         return path, f"Liberty library {path}"
+    if tech.vendored:
+        cache = cache / tech.name
     ok, how = _fetched(tech, cache)
     if not ok:
         return None, (f"no Liberty library ({how}; give LIBERTY=path): "
@@ -108,6 +168,8 @@ def find_cell_models(liberty: Path, cache: Path = BUILD / "liberty") -> tuple[Pa
     if Path(liberty).name != tech.liberty:
         return None, (f"no cell models for {Path(liberty).name} (give CELL_MODELS=path "
                       "to its Verilog models)")
+    if tech.cell_models is None:
+        return None, f"no cell models for {tech.title}: {tech.no_models}"
     ok, how = _fetched(tech, cache)
     if not ok:
         return None, f"no cell models ({how}; give CELL_MODELS=path)"

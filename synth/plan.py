@@ -19,7 +19,7 @@ from ifmac.engine import progress_prefix, run_units
 from ifmac.golden.config import ARCHS, INTERLEAVES, Config
 from ifmac.golden.errors import InputError
 from ifmac.golden.formats import FORMAT_NAMES
-from ifmac.tech import DEFAULT_TECH, find_cell_models, find_liberty
+from ifmac.tech import DEFAULT_TECH, Technology, find_cell_models, find_liberty
 from ifmac.tools import YosysTool, find_sta, yosys_tool
 
 from . import signoff
@@ -109,12 +109,13 @@ class Mode(enum.Enum):
 class Options:
     """How `run` synthesizes and signs off: reports into `out_dir`, each
     configuration's synthesis folder in `work_dir` (default `out_dir`),
-    the Liberty library `liberty` (a path; None: as ifmac.tech finds it;
-    `use_liberty` False: generic gates only), the `parts` of the signoff at
+    the technology `tech` or the Liberty library `liberty` (a path, which
+    wins; `use_liberty` False: generic gates only), the `parts` of the signoff at
     `clock_ns`, the baselines added or not, which configurations are
     simulated at gate level, and what the clock is."""
     out_dir: Path
     work_dir: Path | None = None
+    tech: Technology = DEFAULT_TECH
     liberty: str | None = None
     use_liberty: bool = True
     baselines: bool = True
@@ -251,7 +252,7 @@ def run(configs: list[Config], jobs: int, options: Options) -> int:
     t0 = time.perf_counter()
     out_dir = Path(options.out_dir)
     work_dir = Path(options.work_dir or out_dir)
-    liberty, how = (find_liberty(options.liberty) if options.use_liberty
+    liberty, how = (find_liberty(options.liberty, options.tech) if options.use_liberty
                     else (None, "no Liberty library (--no-liberty): generic CMOS figures only"))
     tool = yosys_tool()
     if options.mode == Mode.SWEEP:
