@@ -42,8 +42,8 @@ sim: $(STAMP)
 # target, timing and power at 10 ns).
 CLOCK_NS ?=
 CLOCK    := $(if $(CLOCK_NS),--clock-ns $(CLOCK_NS))
-# TECH=ihp-sg13g2 synthesizes in IHP SG13G2 (area and timing; gate-level
-# simulation and power are OSU 0.18's only so far).
+# TECH=ihp-sg13g2 synthesizes and signs off in IHP SG13G2 (vendored; cell
+# models for the gate-level simulation built from its Liberty).
 TECH  ?=
 SYNTH := $(CLOCK) $(if $(TECH),--tech $(TECH))
 synth: $(STAMP)

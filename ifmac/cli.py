@@ -523,8 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ifmac.tech import DEFAULT_TECH, TECHNOLOGIES
     y.add_argument("--tech", choices=tuple(TECHNOLOGIES), default=DEFAULT_TECH.name,
                    metavar="T", help=f"standard-cell technology, one of: "
-                   f"{', '.join(TECHNOLOGIES)} (default {DEFAULT_TECH.name}; ihp-sg13g2: "
-                   "area and timing, no gate-level simulation or power yet)")
+                   f"{', '.join(TECHNOLOGIES)} (default {DEFAULT_TECH.name})")
     y.add_argument("--liberty", metavar="FILE.lib",
                    help="your own Liberty library, instead of the technology's (default: "
                         "$LIBERTY, else the technology's: OSU 0.18 um is fetched with "

@@ -29,7 +29,8 @@ from ifmac.golden.errors import InputError
 from ifmac.tools import BUILD, fetch_debian, given_file
 
 __all__ = ["Technology", "OSU018", "IHP_SG13G2", "TECHNOLOGIES", "DEFAULT_TECH",
-           "technology_of", "get_technology", "find_liberty", "find_cell_models"]
+           "technology_of", "get_technology", "find_liberty", "find_cell_models",
+           "liberty_models"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ class Technology:
     title: str
     #: The Liberty file and the Verilog cell models, by file name.
     liberty: str
-    #: The cell models for gate-level simulation, or None with `no_models`,
-    #: the reason there are none.
+    #: The cell models for gate-level simulation: the PDK's Verilog file, or
+    #: None to build them from the Liberty's cell functions (liberty_models).
     cell_models: str | None
     #: Where the files come from: a Debian package and the folder inside it,
     #: or (`vendored`) ifmac/pdk/<name>/<liberty>.gz, whose uncompressed
@@ -58,7 +59,6 @@ class Technology:
     swaps: dict[str, str] = field(default_factory=dict)
     vendored: bool = False
     checksum: str | None = None
-    no_models: str | None = None
 
 
 def _pairs(*pairs: tuple[str, str]) -> dict[str, str]:
@@ -88,9 +88,7 @@ IHP_SG13G2 = Technology(
     swaps=_pairs(("sg13g2_nand2_1", "sg13g2_nor2_1"), ("sg13g2_and2_1", "sg13g2_or2_1"),
                  ("sg13g2_xor2_1", "sg13g2_xnor2_1"), ("sg13g2_inv_1", "sg13g2_buf_1"),
                  ("sg13g2_a21oi_1", "sg13g2_o21ai_1"), ("sg13g2_nand3_1", "sg13g2_nor3_1")),
-    vendored=True, checksum="968b0cfdcefc49a88d9a5c48874769eaad9aba3509e1240b5e14a821bb07a3c4",
-    no_models=("IHP's own Verilog cell models use sequential UDPs that Verilator simulates "
-               "wrongly (no results); models built from the Liberty are not there yet"))
+    vendored=True, checksum="968b0cfdcefc49a88d9a5c48874769eaad9aba3509e1240b5e14a821bb07a3c4")
 
 TECHNOLOGIES = {t.name: t for t in (OSU018, IHP_SG13G2)}
 DEFAULT_TECH = OSU018
@@ -160,17 +158,46 @@ def find_liberty(explicit: str | None = None, tech: Technology = DEFAULT_TECH,
 
 def find_cell_models(liberty: Path, cache: Path = BUILD / "liberty") -> tuple[Path | None, str]:
     """Verilog models of `liberty`'s cells: CELL_MODELS=path, else its
-    technology's when `liberty` is that technology's library."""
+    technology's own (OSU 0.18's), else models built from the Liberty."""
     path = given_file("CELL_MODELS", None, "cell models")
     if path is not None:
         return path, f"cell models {path}"
     tech = technology_of(liberty)
-    if Path(liberty).name != tech.liberty:
-        return None, (f"no cell models for {Path(liberty).name} (give CELL_MODELS=path "
-                      "to its Verilog models)")
-    if tech.cell_models is None:
-        return None, f"no cell models for {tech.title}: {tech.no_models}"
+    if Path(liberty).name != tech.liberty or tech.cell_models is None:
+        return liberty_models(liberty, cache / "models")
     ok, how = _fetched(tech, cache)
     if not ok:
         return None, f"no cell models ({how}; give CELL_MODELS=path)"
     return (cache / tech.cell_models).resolve(), f"cell models {tech.cell_models} ({how})"
+
+
+#: Yosys: a Verilog model of every cell from its Liberty `function` and `ff`
+#: / `latch` groups (cells with neither, such as fillers, are left out).
+_MODELS_SCRIPT = """read_liberty -ignore_miss_func cells.lib
+proc
+opt_clean
+write_verilog -noattr models.v
+"""
+
+
+def liberty_models(liberty: Path, cache: Path) -> tuple[Path | None, str]:
+    """Cell models built by Yosys from `liberty`'s own cell functions, once
+    per library content, in `cache`: gate-level simulation with any library
+    the same way (IHP SG13G2's own Verilog models use sequential UDPs that
+    Verilator simulates wrongly)."""
+    from ifmac.tools import run_yosys, yosys_tool
+    text = Path(liberty).read_bytes()
+    if str(liberty).endswith(".gz"):
+        text = gzip.decompress(text)
+    work = Path(cache) / hashlib.sha256(text).hexdigest()[:16]
+    models = work / "models.v"
+    if not models.is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "cells.lib").write_bytes(text)
+        (work / "models.ys").write_text(_MODELS_SCRIPT)
+        try:
+            run_yosys(work, yosys_tool(), "models.ys", "models.log")
+        except RuntimeError as e:
+            return None, f"no cell models: Yosys could not build them from {liberty}: {e}"
+        (work / "cells.lib").unlink()
+    return models.resolve(), f"cell models built from {Path(liberty).name} by Yosys ({models})"

@@ -26,3 +26,24 @@ def test_given_library_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("LIBERTY", str(tmp_path / "nope.lib"))
     with pytest.raises(ValueError, match="nope.lib' does not exist; expected LIBERTY=path"):
         find_liberty()
+
+
+def test_cell_models_from_the_liberty(tmp_path):
+    """A library with no Verilog models of its own gets models that Yosys
+    builds from each cell's function and ff group."""
+    from ifmac.tech import liberty_models
+    lib = tmp_path / "toy.lib"
+    lib.write_text("""library (toy) {
+  cell (inv) { pin (A) { direction : input; } pin (Y) { direction : output; function : "!A"; } }
+  cell (dff) {
+    ff (IQ, IQN) { next_state : "D"; clocked_on : "CK"; }
+    pin (D) { direction : input; } pin (CK) { direction : input; clock : true; }
+    pin (Q) { direction : output; function : "IQ"; }
+  }
+}
+""")
+    path, how = liberty_models(lib, tmp_path / "cache")
+    text = path.read_text()
+    assert "module inv(A, Y)" in text and "module dff(" in text and "posedge CK" in text
+    assert "built from toy.lib by Yosys" in how
+    assert liberty_models(lib, tmp_path / "cache")[0] == path         # built once
