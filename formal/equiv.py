@@ -85,21 +85,46 @@ class Side:
         return found
 
 
+#: Flops with an asynchronous reset or set (`$_DFF_P<polarity><value>_`):
+#: a library without a plain flop (IHP SG13G2's dfrbpq) maps the MAC's
+#: flops to these with the reset tied inactive, which makes them $_DFF_P_.
+_RESET_FLOP = re.compile(r"^\$_DFF_P([PN])([01])_$")
+
+
+def _constant(bit, gates: dict):
+    """0 or 1 where `bit` is a constant, directly or through gates whose
+    inputs are constants (a reset pin tied through an inverter); else None."""
+    if bit in CONSTANTS:
+        return CONSTANTS[bit]
+    if bit not in gates:
+        return None
+    kind, inputs = gates[bit]
+    values = [_constant(b, gates) for b in inputs]
+    if None in values:
+        return None
+    aig = Aig(0)
+    return aig.evaluate([], [aig.gate(kind, tuple(values))])[0]
+
+
 def read_side(path: Path, top: str) -> Side:
     """The module `top` of a Yosys JSON netlist of single-bit gates,
-    positive-edge flops on one clock and instances of the file's other
-    modules; ValueError naming anything else."""
+    positive-edge flops on one clock (a flop whose asynchronous reset is
+    tied inactive counts as one) and instances of the file's other modules;
+    ValueError naming anything else."""
     modules = read_yosys_json(path)
     module = modules[top]
     side = Side({}, {}, {}, {}, {n: v["bits"] for n, v in module["netnames"].items()})
     clocks = set()
+    resets = []
     for name, cell in module["cells"].items():
         kind, conn = cell["type"], cell["connections"]
         if kind in GATE_PINS:
             side.gates[conn["Y"][0]] = (kind, tuple(conn[p][0] for p in GATE_PINS[kind]))
-        elif kind == "$_DFF_P_":
+        elif kind == "$_DFF_P_" or _RESET_FLOP.match(kind):
             side.flops[conn["Q"][0]] = conn["D"][0]
             clocks.add(conn["C"][0])
+            if kind != "$_DFF_P_":
+                resets.append((name, kind, conn["R"][0]))
         elif kind in modules:
             for port, bits in conn.items():
                 into = (side.box_inputs if modules[kind]["ports"][port]["direction"] == "input"
@@ -108,6 +133,11 @@ def read_side(path: Path, top: str) -> Side:
         else:
             raise ValueError(f"{path}: cell {name} of {top} is a {kind}; expected single-bit "
                              "gates, $_DFF_P_ flops and instances of modules in the file")
+    for name, kind, reset in resets:
+        active = 1 if _RESET_FLOP.match(kind).group(1) == "P" else 0
+        if _constant(reset, side.gates) != 1 - active:
+            raise ValueError(f"{path}: flop {name} of {top} is a {kind} whose reset is not "
+                             "tied inactive; expected flops without a working reset")
     for n, p in module["ports"].items():
         (side.inputs if p["direction"] == "input" else side.outputs)[n] = p["bits"]
     clock_ports = {n for n, bits in side.inputs.items() if set(bits) & clocks}

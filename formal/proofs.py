@@ -33,7 +33,7 @@ from ifmac.golden.formats import BLOCK_SIZES, FORMAT_NAMES, get_format
 from ifmac.golden.model import ARCHS
 from ifmac.hdl.fp import FixedToFloat32, Float32Adder, Float32Multiplier
 from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
-from ifmac.tech import DEFAULT_TECH, find_liberty, technology_of
+from ifmac.tech import DEFAULT_TECH, Technology, find_liberty, technology_of
 from ifmac.tools import Verdict, abc_executable, warm_yosys, yosys_tool
 
 from . import equiv, harness
@@ -360,11 +360,12 @@ def _progress(k: int, n: int, r: Record) -> str:
 
 
 def run(proofs: list[Proof], jobs: int, out_dir: Path, netlists: Path,
-        liberty: str | None = None) -> int:
+        liberty: str | None = None, tech: Technology = DEFAULT_TECH) -> int:
     """Run `proofs`, `jobs` at a time, with a line per finished proof; write
     summary.json and summary.md; 0 when every verdict is the expected one.
     Netlist proofs synthesize into (or reuse) `netlists`, with the Liberty
-    library `liberty` (default: as `ifmac synth` finds it)."""
+    library `liberty` (default: the technology `tech`'s, as `ifmac synth`
+    finds it)."""
     if not proofs:
         raise InputError("no proof matches the selection (see `ifmac formal --help` for "
                          "what `make formal` proves)")
@@ -373,7 +374,7 @@ def run(proofs: list[Proof], jobs: int, out_dir: Path, netlists: Path,
     print(f"ifmac formal: {len(proofs)} proofs, {jobs} jobs, into {out_dir}", flush=True)
     lib = None
     if any(p.kind == Kind.NETLIST for p in proofs):
-        lib, how = find_liberty(liberty)
+        lib, how = find_liberty(liberty, tech)
         print(f"netlists in {netlists}; {how}", flush=True)
     warm_yosys()
     t0 = time.perf_counter()

@@ -404,7 +404,9 @@ def cmd_formal(args) -> int:
         selected = proofs.all_proofs(tuple(args.kind) if args.kind else proofs.KINDS,
                                      every_lane=args.every_lane, select=select,
                                      named=(args.format,) if args.format else ())
-    return proofs.run(selected, args.jobs, Path(args.output), Path(args.netlists), args.liberty)
+    from ifmac.tech import get_technology
+    return proofs.run(selected, args.jobs, Path(args.output), Path(args.netlists), args.liberty,
+                      get_technology(args.tech))
 
 
 # --------------------------------------------------------------------------
@@ -601,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     fo.add_argument("--netlists", default=os.path.join("build", "synth"), metavar="DIR",
                     help="where the netlist proofs find (or synthesize) each configuration's "
                          "netlists: `make synth`'s folder by default")
+    fo.add_argument("--tech", choices=tuple(TECHNOLOGIES), default=DEFAULT_TECH.name,
+                    metavar="T", help=f"technology of the netlists, one of: "
+                    f"{', '.join(TECHNOLOGIES)} (default {DEFAULT_TECH.name})")
     fo.add_argument("--liberty", metavar="FILE.lib",
                     help="Liberty library of the netlists (default: $LIBERTY, else OSU 0.18 um "
                          "fetched with apt-get download)")

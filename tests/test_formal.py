@@ -207,3 +207,15 @@ def test_dprove_fails_a_wrong_pipeline_depth(tmp_path):
                          "top")
     assert outcome.status == "FAIL", outcome.detail
     assert outcome.trace is not None and outcome.trace.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_netlist_proof_and_its_mutant_in_ihp(tmp_path, capsys):
+    """The netlist chain in IHP SG13G2 (flops with their reset tied
+    inactive): nvfp3 fused b8 proves, its one-cell mutant fails."""
+    rc = main(["formal", "-k", "netlist", "-f", "nvfp3", "-a", "fused", "-b", "8",
+               "--tech", "ihp-sg13g2", "--netlists", str(tmp_path / "n"), "-o", str(tmp_path)])
+    assert rc == 0
+    verdicts = {r["name"]: r["status"] for r in
+                json.loads((tmp_path / "summary.json").read_text())["proofs"]}
+    assert verdicts == {"netlist/ifmac_nvfp3_fused_b8_mutant_netlist_cell": "FAIL"}
