@@ -194,15 +194,16 @@ def summarize(units: list[UnitResult], order: list[str] | None = None) -> list[C
 
 
 def table(rows: list[ConfigSummary]) -> str:
-    head = (f"{'configuration':32s} {'beats':>11s} {'segments':>10s} {'mismatch':>8s} "
+    w = max([len("configuration")] + [len(r.config) for r in rows])
+    head = (f"{'configuration':{w}s} {'beats':>11s} {'segments':>10s} {'mismatch':>8s} "
             f"{'beats/s':>10s} {'latency':>7s} {'build s':>7s} {'parts':>5s}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.config:32s} {r.beats:11,d} {r.segments:10,d} {r.mismatches:8d} "
+        lines.append(f"{r.config:{w}s} {r.beats:11,d} {r.segments:10,d} {r.mismatches:8d} "
                      f"{r.beats_per_second:10,.0f} {r.latency:7d} {r.build_seconds:7.1f} "
                      f"{r.parts_seen:>2d}/{r.parts:<2d}")
     lines += ["-" * len(head),
-              f"{'total':32s} {sum(r.beats for r in rows):11,d} "
+              f"{'total':{w}s} {sum(r.beats for r in rows):11,d} "
               f"{sum(r.segments for r in rows):10,d} {sum(r.mismatches for r in rows):8d}"]
     return "\n".join(lines)
 
@@ -313,7 +314,7 @@ def _progress(k: int, n: int, r: UnitResult) -> str:
     status = "ok" if r.mismatches == 0 else f"FAIL: {r.first_error} (waveform {r.waveform})"
     build = "cached build" if r.build_cached else f"build {r.build_seconds:.0f}s"
     label = r.config + (f" [{r.part + 1}/{r.parts}]" if r.parts > 1 else "")
-    return (f"{progress_prefix(k, n)} {label:32s} {r.beats:11,d} beats {r.segments:10,d} "
+    return (f"{progress_prefix(k, n)} {label:44s} {r.beats:11,d} beats {r.segments:10,d} "
             f"segments {r.mismatches} mismatches {r.beats_per_second:9,.0f} beats/s "
             f"({build}, {r.seconds:.0f}s) {status}")
 
