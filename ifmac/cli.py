@@ -397,12 +397,12 @@ def cmd_formal(args) -> int:
                              "--block-size, --kind or --every-lane")
         selected = proofs.quick_proofs()
     else:
-        def select(c) -> bool:
-            return ((args.format is None or c.format.name == args.format)
-                    and (args.arch is None or c.arch == args.arch)
-                    and (args.block_size is None or c.block_size == args.block_size))
+        given = {o: v for o, v in (("--format", args.format), ("--arch", args.arch),
+                                   ("--block-size", args.block_size)) if v is not None}
         selected = proofs.all_proofs(tuple(args.kind) if args.kind else proofs.KINDS,
-                                     every_lane=args.every_lane, select=select,
+                                     every_lane=args.every_lane,
+                                     select=lambda c: all(_matches(c, o, v)
+                                                          for o, v in given.items()),
                                      named=(args.format,) if args.format else ())
     from ifmac.tech import get_technology
     return proofs.run(selected, args.jobs, Path(args.output), Path(args.netlists), args.liberty,

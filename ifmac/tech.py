@@ -180,15 +180,19 @@ write_verilog -noattr models.v
 """
 
 
+def read_liberty_bytes(path) -> bytes:
+    """A Liberty file's content, decompressed when it is a .lib.gz."""
+    data = Path(path).read_bytes()
+    return gzip.decompress(data) if str(path).endswith(".gz") else data
+
+
 def liberty_models(liberty: Path, cache: Path) -> tuple[Path | None, str]:
     """Cell models built by Yosys from `liberty`'s own cell functions, once
     per library content, in `cache`: gate-level simulation with any library
     the same way (IHP SG13G2's own Verilog models use sequential UDPs that
     Verilator simulates wrongly)."""
     from ifmac.tools import run_yosys, yosys_tool
-    text = Path(liberty).read_bytes()
-    if str(liberty).endswith(".gz"):
-        text = gzip.decompress(text)
+    text = read_liberty_bytes(liberty)
     work = Path(cache) / hashlib.sha256(text).hexdigest()[:16]
     models = work / "models.v"
     if not models.is_file():

@@ -22,7 +22,6 @@ the activity is spread over (pJ per ns).
 
 from __future__ import annotations
 
-import gzip
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ifmac.tech import Technology, technology_of
+from ifmac.tech import Technology, read_liberty_bytes, technology_of
 from ifmac.tools import read_yosys_json
 
 __all__ = ["Library", "Activity", "Power", "load_library", "read_saif", "power",
@@ -139,9 +138,7 @@ def _table(group, templates: dict) -> Table:
 @lru_cache(maxsize=4)
 def load_library(path: str) -> Library:
     from liberty.parser import parse_liberty
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as fh:
-        lib = parse_liberty(fh.read())
+    lib = parse_liberty(read_liberty_bytes(path).decode())
     cap = lib["capacitive_load_unit"]
     cap_unit = str(cap[1]).strip('"').lower() if isinstance(cap, list) else ""
     leak_unit = str(lib["leakage_power_unit"]).strip('"')
