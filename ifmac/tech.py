@@ -8,19 +8,28 @@ function (the netlist mutant of ifmac.formal). Nothing else in ifmac names
 a cell of one library: another library is another entry of TECHNOLOGIES.
 
 A library is an explicit path (`--liberty`, or LIBERTY=path), else the
-technology's (`--tech`): OSU 0.18 is fetched once into build/liberty/ from
+technology's (`--tech`, IHP SG13G2 by default). IHP SG13G2, sky130 fd_sc_hd
+and ASAP7 are vendored, compressed, in ifmac/pdk/<tech>/ (Apache-2.0 and
+BSD-3-Clause, each with its licence and provenance): their files are
+decompressed once into build/liberty/<tech>/, checked against their
+checksums, and written as the one Liberty file the whole flow reads (Yosys,
+OpenSTA, which cannot read compressed files, the power model and the cell
+models): ASAP7's three libraries merged into one, the cells the technology
+does not use (`dont_use`, as the OpenROAD flow scripts' platforms set them)
+left out. OSU 0.18 (legacy) is fetched once into build/liberty/ from
 Debian's archive with `apt-get download` and `dpkg -x` (GPL: fetched, never
-committed); IHP SG13G2 is vendored, compressed, in ifmac/pdk/ (Apache-2.0,
-with its licence and provenance) and decompressed once into
-build/liberty/<tech>/ for OpenSTA, which cannot read `.lib.gz`. Where a file
-cannot be had, the caller gets None and one line saying why, and reports
-"-" for what needs it.
+committed) where the archive still has it (bookworm). Where a file cannot
+be had, the caller gets None and one line saying why, and reports "-" for
+what needs it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
+import lzma
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,23 +37,24 @@ from pathlib import Path
 from ifmac.golden.errors import InputError
 from ifmac.tools import BUILD, fetch_debian, given_file
 
-__all__ = ["Technology", "OSU018", "IHP_SG13G2", "TECHNOLOGIES", "DEFAULT_TECH",
-           "technology_of", "get_technology", "find_liberty", "find_cell_models",
-           "liberty_models"]
+__all__ = ["Technology", "OSU018", "IHP_SG13G2", "SKY130HD", "ASAP7", "TECHNOLOGIES",
+           "DEFAULT_TECH", "technology_of", "get_technology", "find_liberty",
+           "find_cell_models", "liberty_models", "merge_liberty", "name_power_pin",
+           "read_liberty_bytes"]
 
 
 @dataclass(frozen=True)
 class Technology:
     name: str
     title: str
-    #: The Liberty file and the Verilog cell models, by file name.
+    #: The Liberty file the flow reads, by file name.
     liberty: str
     #: The cell models for gate-level simulation: the PDK's Verilog file, or
     #: None to build them from the Liberty's cell functions (liberty_models).
     cell_models: str | None
     #: Where the files come from: a Debian package and the folder inside it,
-    #: or (`vendored`) ifmac/pdk/<name>/<liberty>.gz, whose uncompressed
-    #: content has the sha256 `checksum`.
+    #: or (`sources`) files in ifmac/pdk/<name>/, .gz or .xz, each with the
+    #: sha256 of its uncompressed content.
     debian_package: str | None
     package_dir: Path | None
     #: The cell (and its output pin) that drives every data input in timing.
@@ -57,8 +67,26 @@ class Technology:
     flop_data_pin: str
     #: Cells with the same pins and another function: a one-cell mutant.
     swaps: dict[str, str] = field(default_factory=dict)
-    vendored: bool = False
-    checksum: str | None = None
+    sources: tuple[tuple[str, str], ...] = ()
+    #: Cell name patterns (fnmatch) left out of the library.
+    dont_use: tuple[str, ...] = ()
+    #: A predictive library (no real process): every report says so.
+    predictive: bool = False
+    #: The supply pin every internal_power group is made to name, where the
+    #: library names none (sky130: OpenSTA 2.0.17 counts no internal power
+    #: of a group without one).
+    power_pin: str | None = None
+    #: Said when the library cannot be had.
+    note: str = ""
+
+    @property
+    def vendored(self) -> bool:
+        return bool(self.sources)
+
+    @property
+    def label(self) -> str:
+        """The title as reports print it."""
+        return self.title + (" (predictive, no real process)" if self.predictive else "")
 
 
 def _pairs(*pairs: tuple[str, str]) -> dict[str, str]:
@@ -74,7 +102,9 @@ OSU018 = Technology(
     driver=("INVX1", "Y"), load=("INVX1", "A", 4), output_pins=("Y", "Q"), flop_data_pin="D",
     swaps=_pairs(("NAND2X1", "NOR2X1"), ("AND2X1", "OR2X1"), ("AND2X2", "OR2X2"),
                  ("XOR2X1", "XNOR2X1"), ("INVX1", "BUFX2"), ("AOI21X1", "OAI21X1"),
-                 ("AOI22X1", "OAI22X1"), ("NAND3X1", "NOR3X1")))
+                 ("AOI22X1", "OAI22X1"), ("NAND3X1", "NOR3X1")),
+    note=("OSU 0.18 is legacy: Debian's qflow-tech-osu018 exists only in bookworm, not in "
+          "trixie or sid; give --liberty FILE (LIBERTY=path) or another --tech"))
 
 #: IHP SG13G2 (IHP's open 130 nm BiCMOS process), typical corner 1.20 V
 #: 25 C, vendored. It has no flop without reset: Yosys maps to dfrbpq with
@@ -85,13 +115,60 @@ IHP_SG13G2 = Technology(
     debian_package=None, package_dir=None,
     driver=("sg13g2_inv_1", "Y"), load=("sg13g2_inv_1", "A", 4), output_pins=("Y", "Q"),
     flop_data_pin="D",
+    # (xor2/xnor2 and inv/buf are no pairs here: their outputs are X and Y.)
     swaps=_pairs(("sg13g2_nand2_1", "sg13g2_nor2_1"), ("sg13g2_and2_1", "sg13g2_or2_1"),
-                 ("sg13g2_xor2_1", "sg13g2_xnor2_1"), ("sg13g2_inv_1", "sg13g2_buf_1"),
                  ("sg13g2_a21oi_1", "sg13g2_o21ai_1"), ("sg13g2_nand3_1", "sg13g2_nor3_1")),
-    vendored=True, checksum="968b0cfdcefc49a88d9a5c48874769eaad9aba3509e1240b5e14a821bb07a3c4")
+    sources=(("sg13g2_stdcell_typ_1p20V_25C.lib.gz",
+              "968b0cfdcefc49a88d9a5c48874769eaad9aba3509e1240b5e14a821bb07a3c4"),))
 
-TECHNOLOGIES = {t.name: t for t in (OSU018, IHP_SG13G2)}
-DEFAULT_TECH = OSU018
+
+def _sky(cell: str) -> str:
+    return f"sky130_fd_sc_hd__{cell}"
+
+
+#: SkyWater sky130 fd_sc_hd (high density), typical corner 1.80 V 25 C,
+#: vendored (xz); its low-power-flow (isolation, keeper, level-shifter) and
+#: probe cells are left out.
+SKY130HD = Technology(
+    name="sky130hd", title="SkyWater sky130 fd_sc_hd 130 nm",
+    liberty="sky130_fd_sc_hd__tt_025C_1v80.lib", cell_models=None,
+    debian_package=None, package_dir=None,
+    driver=(_sky("inv_1"), "Y"), load=(_sky("inv_1"), "A", 4), output_pins=("X", "Y", "Q"),
+    flop_data_pin="D",
+    swaps=_pairs((_sky("nand2_1"), _sky("nor2_1")), (_sky("and2_1"), _sky("or2_1")),
+                 (_sky("a21oi_1"), _sky("o21ai_1")), (_sky("nand3_1"), _sky("nor3_1"))),
+    sources=(("sky130_fd_sc_hd__tt_025C_1v80.lib.xz",
+              "e66aab4e0a3eef8d0b13eb5b75aaadb725ba78b032203342eb1e419a2c111baf"),),
+    dont_use=("*__lpflow_*", "*__probe*"), power_pin="VPWR")
+
+
+def _asap7(cell: str) -> str:
+    return f"{cell}_ASAP7_75t_R"
+
+
+#: ASAP7 (a 7 nm predictive library: no real process), RVT, typical
+#: corner 0.70 V 25 C, vendored: its SIMPLE, INVBUF and SEQ libraries merged
+#: into one, the fractional-drive, scan and clock-gating cells left out. Its
+#: flops have an inverted output (QN).
+ASAP7 = Technology(
+    name="asap7", title="ASAP7 7 nm",
+    liberty="asap7sc7p5t_RVT_TT.lib", cell_models=None,
+    debian_package=None, package_dir=None,
+    driver=(_asap7("INVx1"), "Y"), load=(_asap7("INVx1"), "A", 4),
+    output_pins=("Y", "QN"), flop_data_pin="D",
+    swaps=_pairs((_asap7("NAND2x1"), _asap7("NOR2x1")), (_asap7("AND2x2"), _asap7("OR2x2")),
+                 (_asap7("XOR2x1"), _asap7("XNOR2x1")), (_asap7("INVx1"), _asap7("BUFx2")),
+                 (_asap7("NAND3x1"), _asap7("NOR3x1"))),
+    sources=(("asap7sc7p5t_SIMPLE_RVT_TT_nldm_211120.lib.gz",
+              "fa92e6ab1481810602811b1eea54bc016a341f11fb5188d7512c026599adf038"),
+             ("asap7sc7p5t_INVBUF_RVT_TT_nldm_220122.lib.gz",
+              "a4ceb32e418e1aac8667e28fbd8e9e46baf520180be4db075598a4d7c681a56e"),
+             ("asap7sc7p5t_SEQ_RVT_TT_nldm_220123.lib.gz",
+              "57a0b403485b99ebd676942af4673ac086b86c7c75fbdc3e5c0038501dd22ba3")),
+    dont_use=("*x1p*_ASAP7*", "*xp*_ASAP7*", "SDF*", "ICG*"), predictive=True)
+
+TECHNOLOGIES = {t.name: t for t in (IHP_SG13G2, SKY130HD, ASAP7, OSU018)}
+DEFAULT_TECH = IHP_SG13G2
 
 
 def get_technology(name: str) -> Technology:
@@ -105,8 +182,9 @@ def get_technology(name: str) -> Technology:
 
 def technology_of(liberty: Path) -> Technology:
     """The technology a Liberty file belongs to (by its file name); a user's
-    own library is described as the default technology's cells, which the
-    flow names (driver, load), must then exist in it."""
+    own library is described as the default technology, whose driver and
+    load cells the power model replaces by the library's smallest inverter
+    when the library lacks them."""
     for tech in TECHNOLOGIES.values():
         if Path(liberty).name == tech.liberty:
             return tech
@@ -125,20 +203,112 @@ def _fetched(tech: Technology, cache: Path) -> tuple[bool, str]:
                         cache)
 
 
+def _decompressed(tech: Technology, name: str, checksum: str) -> bytes:
+    """One vendored file of `tech`, decompressed and checked."""
+    with resources.files("ifmac").joinpath("pdk", tech.name, name).open("rb") as fh:
+        raw = fh.read()
+    data = lzma.decompress(raw) if name.endswith(".xz") else gzip.decompress(raw)
+    if hashlib.sha256(data).hexdigest() != checksum:
+        raise InputError(f"the vendored ifmac/pdk/{tech.name}/{name} does not match its checksum")
+    return data
+
+
 def _unpacked(tech: Technology, cache: Path) -> tuple[bool, str]:
-    """The vendored library decompressed into `cache`, checked against its
-    checksum (a stale or damaged copy is written again)."""
-    path = cache / tech.liberty
-    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == tech.checksum:
+    """The technology's Liberty file in `cache`, made from its vendored
+    files (merged, its dont_use cells left out) unless a copy made from the
+    same files and rules is there."""
+    path, stamp = cache / tech.liberty, cache / (tech.liberty + ".made-from")
+    key = "\n".join([*(f"{n} {c}" for n, c in tech.sources), *tech.dont_use,
+                     f"power_pin {tech.power_pin}"]) + "\n"
+    if (path.is_file() and stamp.is_file()
+            and stamp.read_text() == key + hashlib.sha256(path.read_bytes()).hexdigest()):
         return True, f"vendored in ifmac/pdk/{tech.name}, unpacked in {cache}"
-    source = resources.files("ifmac").joinpath("pdk", tech.name, tech.liberty + ".gz")
-    with source.open("rb") as fh:
-        data = gzip.decompress(fh.read())
-    if hashlib.sha256(data).hexdigest() != tech.checksum:
-        return False, f"the vendored {tech.liberty}.gz does not match its checksum"
+    try:
+        texts = [_decompressed(tech, n, c) for n, c in tech.sources]
+    except InputError as e:
+        return False, str(e)
+    data = (texts[0] if len(texts) == 1 and not tech.dont_use
+            else merge_liberty([t.decode() for t in texts], tech.dont_use).encode())
+    if tech.power_pin:
+        data = name_power_pin(data.decode(), tech.power_pin).encode()
     cache.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    stamp.write_text(key + hashlib.sha256(data).hexdigest())
     return True, f"vendored in ifmac/pdk/{tech.name}, unpacked into {cache}"
+
+
+#: Comments, strings and braces: enough of Liberty's syntax to find groups.
+_TOKEN = re.compile(r'/\*.*?\*/|"(?:[^"\\]|\\.)*"|[{}]', re.S)
+_HEAD = re.compile(r'(\w+)\s*\(\s*"?([^")]*)"?\s*\)$')
+_UNITS = ("time_unit", "voltage_unit", "current_unit", "pulling_resistance_unit",
+          "leakage_power_unit", "capacitive_load_unit")
+
+
+def _top_groups(text: str) -> list[tuple[str, str, int, int]]:
+    """(kind, name, start, end) of every group directly inside the library
+    group of a Liberty text, from the start of its header's line to its
+    closing brace."""
+    groups, depth, start, head = [], 0, 0, ("", "")
+    for m in _TOKEN.finditer(text):
+        tok = m.group()
+        if tok == "{":
+            depth += 1
+            if depth == 2:
+                start = text.rfind("\n", 0, m.start()) + 1
+                found = _HEAD.search(text[start:m.start()].strip())
+                head = found.groups() if found else ("", "")
+        elif tok == "}":
+            if depth == 2:
+                groups.append((*head, start, m.end()))
+            depth -= 1
+    return groups
+
+
+def _unit_lines(text: str) -> list[str]:
+    return [" ".join(m.group().split()) for u in _UNITS
+            for m in re.finditer(rf"^\s*{u}\b.*$", text, re.M)]
+
+
+def name_power_pin(text: str, pin: str) -> str:
+    """Every internal_power group of `text` naming `pin` as its supply;
+    ValueError if some group names one already."""
+    if re.search(r"internal_power\s*\(\s*\)\s*\{[^{}]*related_pg_pin", text):
+        raise ValueError("the library's internal_power groups name their supply pins already")
+    return re.sub(r"(internal_power\s*\(\s*\)\s*\{)", rf'\1\n  related_pg_pin : "{pin}";', text)
+
+
+def merge_liberty(texts: list[str], dont_use: tuple[str, ...] = ()) -> str:
+    """One Liberty library from `texts` (libraries of one technology in the
+    same units): the first's header, the groups of the others' headers that
+    it lacks (templates), and every cell whose name matches no `dont_use`
+    pattern. ValueError when the units differ or two templates of one name
+    differ."""
+    first = _top_groups(texts[0])
+    cell_starts = [a for kind, _, a, _ in first if kind == "cell"]
+    head_end = cell_starts[0] if cell_starts else first[-1][3]
+    seen = {" ".join(texts[0][a:b].split()) for k, _, a, b in first if k != "cell"}
+    templates = {(k, n): " ".join(texts[0][a:b].split()) for k, n, a, b in first
+                 if k.endswith("_template")}
+    extra, cells = [], []
+    for i, text in enumerate(texts):
+        if _unit_lines(text) != _unit_lines(texts[0]):
+            raise ValueError(f"library {i + 1} has other units than the first: "
+                             f"{_unit_lines(text)} against {_unit_lines(texts[0])}")
+        for kind, name, a, b in (first if i == 0 else _top_groups(text)):
+            body = text[a:b]
+            if kind == "cell":
+                if not any(fnmatch.fnmatchcase(name, p) for p in dont_use):
+                    cells.append(body)
+                continue
+            flat = " ".join(body.split())
+            if i == 0 or flat in seen:
+                continue
+            if kind.endswith("_template") and templates.setdefault((kind, name), flat) != flat:
+                raise ValueError(f"library {i + 1}'s {kind} {name} differs from an earlier one")
+            seen.add(flat)
+            extra.append(body)
+    return "".join([texts[0][:head_end], *(g + "\n" for g in extra),
+                    *(c + "\n" for c in cells), "}\n"])
 
 
 def find_liberty(explicit: str | None = None, tech: Technology = DEFAULT_TECH,
@@ -151,7 +321,7 @@ def find_liberty(explicit: str | None = None, tech: Technology = DEFAULT_TECH,
         cache = cache / tech.name
     ok, how = _fetched(tech, cache)
     if not ok:
-        return None, (f"no Liberty library ({how}; give LIBERTY=path): "
+        return None, (f"no Liberty library ({how}; {tech.note or 'give LIBERTY=path'}): "
                       "reporting generic CMOS figures only")
     return (cache / tech.liberty).resolve(), f"Liberty library {tech.title} ({how})"
 
@@ -181,9 +351,11 @@ write_verilog -noattr models.v
 
 
 def read_liberty_bytes(path) -> bytes:
-    """A Liberty file's content, decompressed when it is a .lib.gz."""
+    """A Liberty file's content, decompressed when it is a .lib.gz or .lib.xz."""
     data = Path(path).read_bytes()
-    return gzip.decompress(data) if str(path).endswith(".gz") else data
+    if str(path).endswith(".gz"):
+        return gzip.decompress(data)
+    return lzma.decompress(data) if str(path).endswith(".xz") else data
 
 
 def liberty_models(liberty: Path, cache: Path) -> tuple[Path | None, str]:
