@@ -186,7 +186,7 @@ def _signoff(r: Result, work_dir: Path, parts: tuple[str, ...], tools: _Tools,
     if "power" in parts:
         r.power = timed("power", lambda: signoff.power_runs(
             dut, work, tools.cells, tools.liberty, options.clock_ns,
-            stages=options.gate_level.splits(r.config)))
+            stages=options.gate_level.splits(r.config), sta=tools.sta))
     return r
 
 
@@ -279,7 +279,7 @@ def run(configs: list[Config], jobs: int, options: Options) -> int:
     order = sorted(configs, key=lambda c: (-c.groups * c.block_size // 16, -c.block_size))
     plan = (options, work_dir, liberty, tool, parts, tools)
     results = run_units(lambda c: _one(c, plan), order, jobs, _progress, threads=True)
-    tech = load_library(str(liberty)).tech if liberty and "timing" in parts else DEFAULT_TECH
+    tech = load_library(str(liberty)).tech if liberty else None
     paths = write_reports(report_records(results), out_dir, liberty.name if liberty else None,
                           tool, missing, options.clock_ns, tech)
     print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - t0:.0f} s")

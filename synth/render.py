@@ -14,7 +14,7 @@ from ifmac.engine import table, write_json
 from ifmac.golden.config import ARCHS, Config
 from ifmac.golden.formats import FORMAT_NAMES, get_format
 
-from ifmac.tech import DEFAULT_TECH, Technology
+from ifmac.tech import Technology
 
 from . import signoff
 from .flow import METRICS
@@ -43,9 +43,12 @@ def _main_metric(liberty: str | None) -> tuple[str, str]:
     return ("area_um2", "area") if liberty else ("transistors", "transistors")
 
 
-def _markdown(records: list[dict], liberty: str | None, tool: str) -> str:
+def _markdown(records: list[dict], liberty: str | None, tool: str,
+              tech: Technology | None) -> str:
     main, main_name = _main_metric(liberty)
     lines = ["# ifmac synthesis report", ""]
+    if tech is not None:
+        lines.append(f"Technology: {tech.label}.")
     lines.append(f"Yosys ({tool}); generic CMOS gates (`abc -g cmos2`, `stat -tech cmos`)"
                  + (f"; Liberty library `{liberty}` (area in um^2, ABC delay in ps)."
                     if liberty else "; no Liberty library, so no area in um^2 or delay."))
@@ -258,13 +261,14 @@ def _area_chart(records: list[dict], groups: dict, path: Path, liberty: str | No
 
 
 def _signoff_markdown(records: list[dict], missing: dict, clock_ns: float,
-                      tech: Technology) -> str:
+                      tech: Technology | None) -> str:
     """The signoff tables: timing, GLS, power; "-" with the reason where a
     part did not run."""
     lines = [f"## Signoff: timing, gate-level simulation, power at {clock_ns:g} ns", "",
              "Timing is OpenSTA's worst setup path of the flat Liberty-mapped netlist "
-             f"(SDC from ifmac: clock on clk, no external delays, {tech.driver[0]} drivers, "
-             f"outputs loaded by {tech.load[2]} {tech.load[0]} inputs); fmax = 1 / (period - "
+             "(SDC from ifmac: clock on clk, no external delays"
+             + (f", {tech.driver[0]} drivers, outputs loaded by {tech.load[2]} {tech.load[0]} "
+                "inputs" if tech else "") + "); fmax = 1 / (period - "
              "slack). ABC's "
              "delay is its own estimate of the same netlist's longest path. The stages "
              "are those the worst path of the hierarchy-preserving netlist crosses. "
@@ -325,7 +329,44 @@ def _signoff_markdown(records: list[dict], missing: dict, clock_ns: float,
             rows.append(row)
         lines += table(head, rows)
         lines.append("")
+    checked = [r for r in records if r["power"] and "opensta_check" in r["power"][0]]
+    if checked:
+        lines += _power_check_markdown(checked)
     return "\n".join(lines)
+
+
+def _divided(x: float, y: float) -> float | None:
+    return x / y if y else None
+
+
+def _power_check_markdown(records: list[dict]) -> list[str]:
+    """The power model against OpenSTA 2.0.17 (signoff.power_check)."""
+    lines = ["### Power model against OpenSTA 2.0.17", "",
+             "Each flat netlist with every net toggling at the mean rate its realistic run "
+             "measured (OpenSTA 2.0.17 takes one activity for all nets), the clock twice per "
+             "cycle; switching at cell outputs. *replay* is OpenSTA 2.0.17's own arithmetic "
+             "computed by ifmac from its reading of the library and netlist with OpenSTA's "
+             "slews: it matching OpenSTA checks the tables, units, capacitances, wire loads, "
+             "leakage and connections that ifmac's power rests on. ifmac's model differs from "
+             "2.0.17 in how it weighs internal energy: per transition the mean of the rise "
+             "and fall energies where 2.0.17 adds both, one group per causing pin where "
+             "2.0.17 adds a pin's unconditional group to its state-dependent ones "
+             "(docs/signoff.md). mW.", ""]
+    head = ["configuration", "activity / cycle", "OpenSTA internal", "switching", "leakage",
+            "total", "replay total", "replay / OpenSTA", "switching: ifmac / OpenSTA",
+            "ifmac internal", "ifmac internal / OpenSTA"]
+    rows = []
+    for r in records:
+        c = r["power"][0]["opensta_check"]
+        o, rp, own = c["opensta"], c["replay"], c["ifmac"]
+        rows.append([r["top"], f"{c['activity']:.4f}", f"{o['internal_mw']:.4f}",
+                     f"{o['switching_mw']:.4f}", f"{o['leakage_mw']:.6f}",
+                     f"{o['total_mw']:.4f}", f"{rp['total_mw']:.4f}",
+                     _fmt_ratio(_divided(rp["total_mw"], o["total_mw"])),
+                     _fmt_ratio(_divided(own["switching_mw"], o["switching_mw"])),
+                     f"{own['internal_mw']:.4f}",
+                     _fmt_ratio(_divided(own["internal_mw"], o["internal_mw"]))])
+    return lines + table(head, rows) + [""]
 
 
 def _energy_chart(records: list[dict], groups: dict, path: Path) -> bool:
@@ -381,24 +422,25 @@ def _sweep_charts(records: list[dict], groups: dict, out_dir: Path,
 
 
 def write_reports(typed: list[Record], out_dir: Path, liberty: str | None, tool: str,
-                  missing: dict, clock_ns: float, tech: Technology = DEFAULT_TECH) -> list[Path]:
+                  missing: dict, clock_ns: float, tech: Technology | None = None) -> list[Path]:
     """area.json, area.md and the charts of `typed` into `out_dir`, with the
     library's name `liberty` (None: generic gates only), the Yosys `tool`,
     the parts that did not run and why (`missing`), the signoff clock and
-    the technology whose cells drive and load the ports."""
+    the technology (None: generic gates only), named in every record."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = [r.to_json() for r in typed]
+    records = [r.to_json() | {"technology": tech and tech.name} for r in typed]
     groups = {(r.config.arch, r.config.block_size): r.config.group for r in typed}
     main, main_name = _main_metric(liberty)
     common = common_clock(records)
     rows = common_clock_rows(typed, common, main) if common else []
     doc = {"tool": f"yosys ({tool})", "liberty": liberty,
+           "technology": tech and tech.name, "technology_title": tech and tech.label,
            "metrics": list(METRICS), "signoff_metrics": list(SIGNOFF_METRICS),
            "stages": list(REPORT_STAGES), "baseline": BASELINE,
            "not_run": missing, "configurations": records,
            "common_clock": {"clock_ns": common, "rows": rows}}
     paths = [write_json(out_dir / "area.json", doc), out_dir / "area.md"]
-    paths[1].write_text(_markdown(records, liberty, tool) + "\n"
+    paths[1].write_text(_markdown(records, liberty, tool, tech) + "\n"
                         + "\n".join(_common_clock_markdown(rows, common, main, main_name))
                         + "\n" + _signoff_markdown(records, missing, clock_ns, tech))
     if _area_chart(records, groups, out_dir / "area.png", liberty):

@@ -25,8 +25,8 @@ from .flow import OTHER_STAGE
 
 from . import power as pw
 
-__all__ = ["Timing", "timing", "sdc", "gls", "power_runs", "data_sets", "GLS_BEATS",
-           "POWER_K", "DEFAULT_CLOCK_NS"]
+__all__ = ["Timing", "timing", "sdc", "gls", "power_runs", "power_check", "data_sets",
+           "GLS_BEATS", "POWER_K", "DEFAULT_CLOCK_NS"]
 
 DEFAULT_CLOCK_NS = 10.0
 
@@ -50,18 +50,20 @@ class Timing:
 
 
 def sdc(clock_ns: float, library: pw.Library) -> str:
-    """The constraints: clock on clk, inputs launched and outputs captured
-    by it with no external delay, inputs driven by the technology's driver
-    cell, outputs loaded as its `load` says."""
+    """The constraints, in the library's units: clock on clk, inputs
+    launched and outputs captured by it with no external delay, inputs
+    driven by the technology's driver cell, outputs loaded as its `load`
+    says."""
     cell, pin, n = library.tech.load
     driver, driver_pin = library.tech.driver
-    return (f"create_clock -name clk -period {clock_ns} [get_ports clk]\n"
+    period = clock_ns / library.time_unit_ns
+    return (f"create_clock -name clk -period {period:g} [get_ports clk]\n"
             "set data_inputs [delete_from_list [all_inputs] [get_ports clk]]\n"
             "set_input_delay 0 -clock clk $data_inputs\n"
             "set_output_delay 0 -clock clk [all_outputs]\n"
             f"set_driving_cell -lib_cell {driver} -pin {driver_pin} $data_inputs\n"
             f"# {n} x {cell}/{pin}\n"
-            f"set_load {library.output_load():.6f} [all_outputs]\n")
+            f"set_load {library.output_load() / library.cap_unit_pf:.6g} [all_outputs]\n")
 
 
 _POINT = re.compile(r"^\s*-?[0-9.]+\s+-?[0-9.]+\s+[v^]\s+(\S+)\s+\((\S+)\)", re.M)
@@ -70,15 +72,15 @@ _END = re.compile(r"^(Startpoint|Endpoint): (\S+)", re.M)
 
 
 def _sta(sta: Path, liberty: Path, netlist: Path, top: str, sdc_path: Path,
-         work: Path, tag: str) -> str:
+         work: Path, tag: str, report: str = "report_checks -path_delay max -digits 3",
+         expect: re.Pattern = _SLACK) -> str:
     tcl = work / f"{tag}.sta.tcl"
     tcl.write_text(f"read_liberty {liberty}\nread_verilog {netlist}\nlink_design {top}\n"
-                   f"read_sdc {sdc_path}\n"
-                   "report_checks -path_delay max -digits 3\n")
+                   f"read_sdc {sdc_path}\n{report}\n")
     p = subprocess.run([str(sta), "-no_splash", "-exit", str(tcl)], capture_output=True,
                        text=True, cwd=work)
     (work / f"{tag}.sta.log").write_text(p.stdout + p.stderr)
-    if p.returncode != 0 or not _SLACK.search(p.stdout):
+    if p.returncode != 0 or not expect.search(p.stdout):
         raise RuntimeError(f"OpenSTA failed on {netlist} (log {work / f'{tag}.sta.log'})")
     return p.stdout
 
@@ -91,7 +93,7 @@ def timing(sta: Path, liberty: Path, work: Path, top: str, clock_ns: float) -> T
     sdc_path = work / "mac.sdc"
     sdc_path.write_text(sdc(clock_ns, lib))
     flat = _sta(sta, liberty, work / "total.liberty.v", top, sdc_path, work, "total")
-    slack = float(_SLACK.search(flat).group(1))
+    slack = float(_SLACK.search(flat).group(1)) * lib.time_unit_ns
     ends = dict(_END.findall(flat))
     points = _POINT.findall(flat)
     hier = _sta(sta, liberty, work / "stages.liberty.v", top, sdc_path, work, "stages")
@@ -163,6 +165,65 @@ def _activity(build, dut: MAC, beats, saif: Path) -> "pw.Activity":
     return act
 
 
+_TOTAL = re.compile(r"^Total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", re.M)
+
+
+#: OpenSTA's slews at every input pin, for the replay of its arithmetic.
+_SLEWS_TCL = """set f [open power.slews w]
+foreach pin [get_pins *] {
+  if {[get_property $pin direction] == "input"} {
+    puts $f "[get_full_name $pin] [get_property $pin actual_rise_transition_max] \\
+[get_property $pin actual_fall_transition_max]"
+  }
+}
+close $f"""
+
+
+def power_check(sta: Path, liberty: Path, work: Path, top: str, clock_ns: float,
+                activity: "pw.Activity") -> dict:
+    """ifmac's power model against OpenSTA 2.0.17's report_power on the flat
+    netlist, both under one activity: every net toggling at the mean rate
+    measured on its data nets (2.0.17 takes no per-net activity:
+    `set_power_activity -global`), the clock's twice per cycle. Three
+    columns: ifmac's model; OpenSTA's arithmetic replayed on ifmac's
+    reading of the library and netlist (opensta_power), which must match
+    OpenSTA; OpenSTA. Switching is at cell outputs (OpenSTA leaves out the
+    nets that top-level inputs drive). docs/signoff.md says why ifmac's
+    internal power differs from 2.0.17's."""
+    from .opensta_power import report_power
+    work = Path(work).resolve()
+    # The clock's nets (the port and its names inside) toggle as clk does.
+    clock = {net for net, n in activity.toggles.items() if n == activity.toggles["clk"]}
+    data = [n for net, n in activity.toggles.items() if net not in clock]
+    rate = sum(data) / (activity.cycles * len(data))
+    uniform = pw.Activity(activity.cycles, {net: 2 * activity.cycles if net in clock
+                                            else rate * activity.cycles
+                                            for net in activity.toggles})
+    lib = pw.load_library(str(liberty))
+    own = pw.power(lib, work / "total.netlist.json", top, uniform, clock_ns)
+    out = _sta(sta, liberty, work / "total.liberty.v", top, work / "mac.sdc", work, "power",
+               f"set_power_activity -global -activity {rate:.6g} -duty 0.5\n"
+               f"report_power -digits 6\n{_SLEWS_TCL}", _TOTAL)
+    internal, switching, leakage, _ = (float(x) * 1e3 for x in _TOTAL.search(out).groups())
+    slews = {}
+    for line in (work / "power.slews").read_text().splitlines():
+        pin, rise, fall = line.split()
+        slews[pin] = (float(rise) * lib.time_unit_ns, float(fall) * lib.time_unit_ns)
+    (work / "power.slews").unlink()
+    columns = {
+        "ifmac": {"internal_mw": own.internal_mw,
+                  "switching_mw": own.switching_mw - own.input_switching_mw,
+                  "leakage_mw": own.leakage_mw},
+        "replay": report_power(lib, work / "total.netlist.json", top, rate, clock, clock_ns,
+                               slews),
+        "opensta": {"internal_mw": internal, "switching_mw": switching,
+                    "leakage_mw": leakage}}
+    for c in columns.values():
+        c["total_mw"] = sum(c.values())
+    return {"activity": round(rate, 5)} | {
+        name: {k: round(v, 6) for k, v in c.items()} for name, c in columns.items()}
+
+
 def _record(p: "pw.Power", beats: int, pairs: int) -> dict:
     return {"internal_mw": round(p.internal_mw, 4), "switching_mw": round(p.switching_mw, 4),
             "leakage_mw": round(p.leakage_mw, 6), "total_mw": round(p.total_mw, 4),
@@ -171,11 +232,13 @@ def _record(p: "pw.Power", beats: int, pairs: int) -> dict:
 
 
 def power_runs(dut: MAC, work: Path, cell_models: Path, liberty: Path, clock_ns: float,
-               beats_by_set: dict | None = None, stages: bool = True) -> list[dict]:
+               beats_by_set: dict | None = None, stages: bool = True,
+               sta: Path | None = None) -> list[dict]:
     """One power record per data set (power.py), from the SAIF of a
     gate-level run of that data on the flat netlist; the first record also
     splits it per stage (`stages`), from a run of the same data on the
-    hierarchy-preserving netlist."""
+    hierarchy-preserving netlist, and, given OpenSTA (`sta`), holds the
+    check of the power model against it (power_check)."""
     from ifmac.sim.backends import GateLevelBackend
     lib = pw.load_library(str(liberty))
     build = _backend(dut, work, cell_models)._build()     # the GLS check's build
@@ -186,6 +249,9 @@ def power_runs(dut: MAC, work: Path, cell_models: Path, liberty: Path, clock_ns:
         pairs = len(beats) * dut.block_size
         rec = {"data": name, "clock_ns": clock_ns, "beats": len(beats), "cycles": act.cycles}
         records.append(rec | _record(p, len(beats), pairs))
+        if sta is not None and len(records) == 1:
+            records[0]["opensta_check"] = power_check(sta, liberty, work, dut.name, clock_ns,
+                                                      act)
         if stages and len(records) == 1:
             hier = GateLevelBackend(dut, work / "stages.liberty.v", cell_models)._build()
             act = _activity(hier, dut, beats, work / f"power-{name}-stages.saif")

@@ -15,7 +15,7 @@ from ifmac.golden.vectors import Beats, random_beats
 from ifmac.hdl.mac import MAC, used
 from ifmac.golden.config import Config
 from ifmac.synth import power, signoff
-from ifmac.tech import OSU018, find_cell_models, find_liberty
+from ifmac.tech import find_cell_models, find_liberty, technology_of
 from ifmac.tools import find_sta
 
 # ---------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_power_model_refuses_a_foreign_saif(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# On a synthesized MAC (needs the fetched OSU 0.18 library and OpenSTA)
+# On a synthesized MAC (the default technology's library, OpenSTA)
 # ---------------------------------------------------------------------------
 
 SMALL = ("nvfp3", "fused", 8)
@@ -265,6 +265,26 @@ def test_signoff_report(signed_off):
     assert (out / "energy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_power_model_against_opensta(signed_off):
+    """OpenSTA 2.0.17's arithmetic replayed on ifmac's reading of the
+    library and netlist gives OpenSTA's report_power (what ifmac reads is
+    what OpenSTA reads); ifmac's switching, the same physics, matches
+    OpenSTA's; ifmac's internal power weighs rise and fall as their mean,
+    where 2.0.17 adds them, so it is well below."""
+    out, rec, _, _ = signed_off
+    check = rec["power"][0]["opensta_check"]
+    o, replay, own = check["opensta"], check["replay"], check["ifmac"]
+    assert 0 < check["activity"] < 1
+    assert replay["total_mw"] == pytest.approx(o["total_mw"], rel=0.01)
+    assert replay["internal_mw"] == pytest.approx(o["internal_mw"], rel=0.01)
+    assert replay["switching_mw"] == pytest.approx(o["switching_mw"], rel=0.02)
+    assert replay["leakage_mw"] == pytest.approx(o["leakage_mw"], rel=0.001)
+    assert own["switching_mw"] == pytest.approx(o["switching_mw"], rel=0.02)
+    assert own["leakage_mw"] == pytest.approx(o["leakage_mw"], rel=0.001)
+    assert 0.15 < own["internal_mw"] / o["internal_mw"] < 0.6
+    assert "### Power model against OpenSTA 2.0.17" in (out / "area.md").read_text()
+
+
 def _zero_beats(config: Config, n: int) -> Beats:
     b = random_beats(config, n, seed=3, corner_fraction=0.0)
     return Beats(config, np.zeros_like(b.a), b.a_scale, np.zeros_like(b.w), b.w_scale, b.last)
@@ -290,8 +310,10 @@ def test_gls_fails_on_a_broken_netlist(signed_off, tmp_path):
     shutil.copytree(out / rec["top"], work)
     # One cell swapped for one with the same pins and another function: the
     # cell in front of the flop of result bit 23 (the exponent's LSB).
-    name, kind = cell_before_result_bit(work, rec["top"], 23, OSU018)
-    swap_cell(work / "total.liberty.v", name, kind, OSU018)
+    tech = technology_of(rec_lib := signed_off[2])
+    assert rec_lib.name == tech.liberty
+    name, kind = cell_before_result_bit(work, rec["top"], 23, tech)
+    swap_cell(work / "total.liberty.v", name, kind, tech)
     r = signoff.gls(used(MAC(Config.make(*SMALL))), work, cells, beats=2000)
     assert r["mismatches"] > 0 and r["first_error"]
     assert r["waveform"] and Path(r["waveform"]).stat().st_size > 0
