@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth signoff signoff-all family accuracy formal formal-all verilog bench clean distclean
+.PHONY: all venv test regress sim synth signoff signoff-all family nodes accuracy formal formal-all verilog bench clean distclean
 
 all: test
 
@@ -35,15 +35,15 @@ sim: $(STAMP)
 	$(PY) -m ifmac sim --jobs $(JOBS) --simulator $(SIM) $(if $(BEATS),--beats $(BEATS))
 
 # Yosys area/delay and OpenSTA timing of every format x arch at its own
-# block size (MX 32, the others 16) relative to NVFP4 and MXFP4:
-# build/synth/area.json, area.md, area.png; then accuracy against cost:
-# decision.md, decision.png. LIBERTY=path.lib picks the library; CLOCK_NS=T
-# is a clock target: every MAC is pipelined until it meets T (default: no
-# target, timing and power at 10 ns).
+# block size (MX 32, the others 16) relative to NVFP4 and MXFP4, in IHP
+# SG13G2 (vendored): build/synth/area.json, area.md, area.png; then accuracy
+# against cost: decision.md, decision.png. TECH=sky130hd|asap7|osu018 picks
+# another technology (ASAP7 is predictive; OSU 0.18 is legacy, fetched from
+# Debian where the archive has it), LIBERTY=path.lib your own library;
+# CLOCK_NS=T is a clock target: every MAC is pipelined until it meets T
+# (default: no target, timing and power at 10 ns).
 CLOCK_NS ?=
 CLOCK    := $(if $(CLOCK_NS),--clock-ns $(CLOCK_NS))
-# TECH=ihp-sg13g2 synthesizes and signs off in IHP SG13G2 (vendored; cell
-# models for the gate-level simulation built from its Liberty).
 TECH  ?=
 SYNTH := $(CLOCK) $(if $(TECH),--tech $(TECH))
 synth: $(STAMP)
@@ -71,6 +71,14 @@ signoff-all: $(STAMP)
 # netlists of `make synth` (build/synth) are reused.
 family: $(STAMP)
 	$(PY) -m ifmac synth --family --jobs $(JOBS) $(CLOCK) -o build/family --netlists build/synth
+
+# One table across technologies: if4, nvfp4, nvint4 and mxfp4 at B = 16,
+# lane and fused, in IHP SG13G2, sky130, ASAP7 (and OSU 0.18 where Debian
+# has it), each with timing, gate-level simulation and power:
+# build/nodes/nodes.md, nodes.json, nodes.png (long: every lane MAC's
+# gate-level model in every technology).
+nodes: $(STAMP)
+	$(PY) -m ifmac synth --tech all --jobs $(JOBS) -o build/nodes
 
 # Accuracy on realistic data joined with the cost in build/synth/area.json.
 accuracy: $(STAMP)

@@ -347,8 +347,15 @@ def cmd_synth(args) -> int:
     from ifmac.synth import plan
     # --format, --arch and --group select among the plan's configurations;
     # --block-size, --pipeline and --interleave set those parameters on them.
-    configs = _selected(plan.FAMILY_CONFIGS if args.family else plan.DEFAULT_SYNTH_CONFIGS,
-                        args, modifiers=("--block-size", "--pipeline", "--interleave"))
+    from ifmac.synth import nodes
+    every_tech = args.tech == "all"
+    if every_tech and (args.liberty or args.no_liberty or args.family or args.sweep):
+        raise InputError("--tech all runs each technology's own library; it takes no "
+                         "--liberty, --no-liberty, --family or --sweep")
+    base = (plan.FAMILY_CONFIGS if args.family
+            else nodes.node_configs(formats.FORMAT_NAMES if args.format else nodes.NODE_FORMATS)
+            if every_tech else plan.DEFAULT_SYNTH_CONFIGS)
+    configs = _selected(base, args, modifiers=("--block-size", "--pipeline", "--interleave"))
     if args.liberty and args.no_liberty:
         raise InputError("--liberty and --no-liberty exclude each other")
     if args.clock_ns is not None and not args.clock_ns > 0:
@@ -364,13 +371,16 @@ def cmd_synth(args) -> int:
     mode = plan.Mode.SWEEP if args.sweep else plan.Mode.TARGET if target else plan.Mode.FIXED
     gate_level = (plan.GateLevel.EVERY_SPLIT if args.signoff_all else
                   plan.GateLevel.EVERY if args.family else plan.GateLevel.DEFAULT)
-    from ifmac.tech import get_technology
+    from ifmac.tech import DEFAULT_TECH, get_technology
     options = plan.Options(Path(args.output), args.netlists and Path(args.netlists),
-                           get_technology(args.tech), args.liberty,
+                           DEFAULT_TECH if every_tech else get_technology(args.tech),
+                           args.liberty,
                            use_liberty=not args.no_liberty,
                            baselines=not args.no_baseline, parts=parts,
                            clock_ns=args.clock_ns or plan.signoff.DEFAULT_CLOCK_NS,
                            gate_level=gate_level, mode=mode)
+    if every_tech:
+        return nodes.run_nodes(configs, args.jobs, options)
     return plan.run(configs, args.jobs, options)
 
 
@@ -523,13 +533,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "arch and block size are added for the ratios.")
     _add_selection(y)
     from ifmac.tech import DEFAULT_TECH, TECHNOLOGIES
-    y.add_argument("--tech", choices=tuple(TECHNOLOGIES), default=DEFAULT_TECH.name,
+    y.add_argument("--tech", choices=(*TECHNOLOGIES, "all"), default=DEFAULT_TECH.name,
                    metavar="T", help=f"standard-cell technology, one of: "
-                   f"{', '.join(TECHNOLOGIES)} (default {DEFAULT_TECH.name})")
+                   f"{', '.join(TECHNOLOGIES)}; or all (`make nodes`): if4, nvfp4, nvint4 "
+                   "and mxfp4 (or --format) at B = 16, lane and fused, in each technology, "
+                   "every MAC simulated at gate level, and one table across them, "
+                   f"OUT/nodes.md (default {DEFAULT_TECH.name})")
     y.add_argument("--liberty", metavar="FILE.lib",
                    help="your own Liberty library, instead of the technology's (default: "
-                        "$LIBERTY, else the technology's: OSU 0.18 um is fetched with "
-                        "apt-get download, IHP SG13G2 is vendored)")
+                        "$LIBERTY, else the technology's: IHP SG13G2, sky130 and ASAP7 are "
+                        "vendored, OSU 0.18 um is fetched with apt-get download)")
     y.add_argument("--no-liberty", action="store_true",
                    help="generic CMOS figures only (no area in um^2, no delay)")
     y.add_argument("--no-baseline", action="store_true",
