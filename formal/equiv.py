@@ -539,14 +539,20 @@ def prove_netlists(work: Path, top: str, stages: list[str], liberty: bool, abc: 
 
 def cell_before_result_bit(work: Path, top: str, bit: int, tech: Technology) -> tuple[str, str]:
     """(instance, type) of the Liberty cell that drives the D input of the
-    flop behind result[bit], from the synthesis's total.netlist.json."""
+    flop behind result[bit], from the synthesis's total.netlist.json; the
+    nearest result bit's (bit - 1, bit + 1, ...) where that cell has no
+    twin in `tech.swaps`."""
     module = read_yosys_json(Path(work) / "total.netlist.json")[top]
-    net = module["ports"]["result"]["bits"][bit]
+    bits = module["ports"]["result"]["bits"]
     drivers = {c["connections"][pin][0]: (name, c) for name, c in module["cells"].items()
                for pin in tech.output_pins if pin in c["connections"]}
-    flop = drivers[net][1]
-    name, cell = drivers[flop["connections"][tech.flop_data_pin][0]]
-    return name, cell["type"]
+    for b in sorted(range(len(bits)), key=lambda i: (abs(i - bit), i > bit)):
+        flop = drivers.get(bits[b])
+        found = flop and drivers.get(flop[1]["connections"][tech.flop_data_pin][0])
+        if found and found[1]["type"] in tech.swaps:
+            return found[0], found[1]["type"]
+    raise ValueError(f"{work}: no result bit's flop is driven by a cell that "
+                     f"{tech.name} has a twin for")
 
 
 def swap_cell(netlist: Path, name: str, kind: str, tech: Technology) -> str:

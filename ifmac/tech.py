@@ -136,7 +136,8 @@ SKY130HD = Technology(
     driver=(_sky("inv_1"), "Y"), load=(_sky("inv_1"), "A", 4), output_pins=("X", "Y", "Q"),
     flop_data_pin="D",
     swaps=_pairs((_sky("nand2_1"), _sky("nor2_1")), (_sky("and2_1"), _sky("or2_1")),
-                 (_sky("a21oi_1"), _sky("o21ai_1")), (_sky("nand3_1"), _sky("nor3_1"))),
+                 (_sky("a21oi_1"), _sky("o21ai_1")), (_sky("nand3_1"), _sky("nor3_1")),
+                 (_sky("a31oi_1"), _sky("o31ai_1")), (_sky("a22o_2"), _sky("o22a_2"))),
     sources=(("sky130_fd_sc_hd__tt_025C_1v80.lib.xz",
               "e66aab4e0a3eef8d0b13eb5b75aaadb725ba78b032203342eb1e419a2c111baf"),),
     dont_use=("*__lpflow_*", "*__probe*"), power_pin="VPWR")
@@ -149,13 +150,13 @@ def _asap7(cell: str) -> str:
 #: ASAP7 (a 7 nm predictive library: no real process), RVT, typical
 #: corner 0.70 V 25 C, vendored: its SIMPLE, INVBUF and SEQ libraries merged
 #: into one, the fractional-drive, scan and clock-gating cells left out. Its
-#: flops have an inverted output (QN).
+#: small flops have only an inverted output (QN).
 ASAP7 = Technology(
     name="asap7", title="ASAP7 7 nm",
     liberty="asap7sc7p5t_RVT_TT.lib", cell_models=None,
     debian_package=None, package_dir=None,
     driver=(_asap7("INVx1"), "Y"), load=(_asap7("INVx1"), "A", 4),
-    output_pins=("Y", "QN"), flop_data_pin="D",
+    output_pins=("Y", "Q", "QN"), flop_data_pin="D",
     swaps=_pairs((_asap7("NAND2x1"), _asap7("NOR2x1")), (_asap7("AND2x2"), _asap7("OR2x2")),
                  (_asap7("XOR2x1"), _asap7("XNOR2x1")), (_asap7("INVx1"), _asap7("BUFx2")),
                  (_asap7("NAND3x1"), _asap7("NOR3x1"))),
