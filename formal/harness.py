@@ -27,7 +27,8 @@ from fractions import Fraction
 from amaranth import Array, Const, Module, Mux, Signal, signed
 from amaranth.hdl import Assert
 
-from ifmac.golden.formats import E8M0_NAN, SCALE_INT_FLAG, SCALE_NAN_PAYLOAD
+from ifmac.golden.config import Expansion
+from ifmac.golden.formats import E8M0_NAN, SCALE_INT_FLAG, SCALE_NAN_PAYLOAD, f32_bits
 from ifmac.golden.model import STATUS_WIDTH, Status
 from ifmac.hdl.fp import Float32Adder
 from ifmac.hdl.mac import MAC, used
@@ -89,8 +90,14 @@ def datapath(dut: MAC) -> tuple[Module, list]:
             total = total + p
         m.d.comb += [dot.eq(total), Assert(probes["dot"] == dot, "dot product")]
     if f.adaptive:
+        # C^k from the registry, or with a deferred expansion d^2 C^k, an
+        # integer (C = n/d), for k INT sides.
+        c = f.int.expansion
+        constants = ([f.expansion_f32(k) for k in range(3)]
+                     if dut.config.expansion == Expansion.SCALE else
+                     [f32_bits(float(c.denominator ** 2 * c ** k)) for k in range(3)])
         int_sides = dut.a_scale[7].as_unsigned() + dut.w_scale[7].as_unsigned()
-        expected = Array(Const(f.expansion_f32(k), 32) for k in range(3))[int_sides]
+        expected = Array(Const(v, 32) for v in constants)[int_sides]
         m.d.comb += Assert(probes["c"] == expected, "expansion constant C")
     return m, _mac_inputs(dut)
 

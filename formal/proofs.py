@@ -301,7 +301,11 @@ def all_proofs(kinds=KINDS, every_lane: bool = False,
     proofs = [Proof(Kind.DATAPATH, Config.make(f, "fused", b))
               for f in datapath for b in BLOCK_SIZES]
     proofs += [Proof(Kind.DATAPATH, Config.make(f, "lane", 16)) for f in datapath]
-    proofs += [Proof(Kind.CONTROL, c) for c in DEFAULT_CONFIGS + PIPELINED_CONTROL]
+    # The deferred expansion changes only S's constants: its datapath.
+    proofs += [Proof(Kind.DATAPATH, Config.make(f, "fused", 16, expansion="deferred"))
+               for f in FORMAT_NAMES if get_format(f).adaptive]
+    proofs += [Proof(Kind.CONTROL, c) for c in DEFAULT_CONFIGS + PIPELINED_CONTROL
+               + [Config.make("if4", a, 16, expansion="deferred") for a in ARCHS]]
     proofs += [Proof(Kind.FP_UNIT, unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
     proofs.append(Proof(Kind.FP_UNIT, unit="adder_commutes"))
     proofs += [Proof(Kind.NETLIST, c) for c in DEFAULT_CONFIGS

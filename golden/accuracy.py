@@ -113,7 +113,10 @@ def measure(configs: list[Config], rule: str | None = None, rows: int = 64, K: i
         beats = dot_product_beats(first, qa, qw)
         for c in configs:
             bits = mac(c, beats)
-            got = bits.view(np.float32).astype(np.float64) * (tensor_scale(qa) * tensor_scale(qw))
+            # A deferred expansion's result is in units of 1/d^2 (exact divide).
+            unit = c.result_unit
+            got = (bits.view(np.float32).astype(np.float64) * unit.numerator / unit.denominator
+                   * (tensor_scale(qa) * tensor_scale(qw)))
             errs[c].append(np.abs(got - ref) / np.abs(ref))
     out = []
     for c in configs:

@@ -18,6 +18,12 @@ configurations in reports.
   `decode`, `product`, `scale`, `group` (G > 1), after `accumulate` and after
   level L of the reduction tree (`tree:L`, 1 <= L < its depth). `max` is
   every one of them; an integer N takes the first N of `cut_order()`.
+* expansion (IF formats): `scale`, the paper's, multiplies S by the
+  rational INT expansion C rounded to binary32; `deferred` multiplies it by
+  an integer class weight instead, d^2 C^k for k INT blocks of the pair (C =
+  n/d: d^2, n d or n^2), which makes S exact, and the result comes in
+  units of 1/d^2, which the system applies with its global factors
+  (docs/contract.md §3).
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 
 from .errors import InputError
-from .formats import Format, check_block_size, get_format
+from .formats import Format, check_block_size, f32_bits, get_format
 
-__all__ = ["Config", "Cut", "TreeCut", "STAGES", "ARCHS", "INTERLEAVES", "FRONT_CUTS",
-           "check_arch"]
+__all__ = ["Config", "Cut", "TreeCut", "Expansion", "STAGES", "ARCHS", "INTERLEAVES",
+           "FRONT_CUTS", "check_arch"]
 
 #: The datapath stages in order, the same in the golden model (one function
 #: each) and the RTL (one component each). `scale` runs beside decode and
@@ -68,6 +75,15 @@ class TreeCut:
         return f"tree:{self.level}"
 
 
+class Expansion(enum.StrEnum):
+    """Where an IF format's INT expansion C enters the MAC."""
+    #: S = fl32(fl32(sa * sb) * fl32(C^k)): the paper's.
+    SCALE = "scale"
+    #: S = sa * sb * w_k, w_k = d^2 C^k an integer (C = n/d); the result is
+    #: in units of 1/d^2.
+    DEFERRED = "deferred"
+
+
 #: Optional cuts in front of the accumulator, in datapath order.
 FRONT_CUTS = (Cut.DECODE, Cut.PRODUCT, Cut.SCALE, Cut.GROUP)
 
@@ -98,27 +114,69 @@ class Config:
     group: int
     cuts: tuple[Cut | TreeCut, ...]
     interleave: int = 1
+    expansion: Expansion = Expansion.SCALE
 
     @classmethod
-    def make(cls, fmt, arch="fused", block_size=None, pipeline=0, interleave=1) -> "Config":
+    def make(cls, fmt, arch="fused", block_size=None, pipeline=0, interleave=1,
+             expansion="scale") -> "Config":
         """`arch` is lane, fused, g<G> or G; `block_size` defaults to the
         format's own; `pipeline` an int, `max` or cut names (a comma-separated
-        string or a sequence)."""
+        string or a sequence); `expansion` scale or deferred (IF formats)."""
         f = get_format(fmt)
         B = check_block_size(f.block_size if block_size is None else block_size)
         G = check_arch(arch, B)
         if isinstance(interleave, bool) or interleave not in INTERLEAVES:
             raise InputError(f"interleave must be one of {', '.join(map(str, INTERLEAVES))}, "
                              f"not {interleave!r}")
-        bare = cls(f, B, G, (Cut.MULTIPLY,), interleave)
-        return cls(f, B, G, bare._resolve(pipeline), interleave)
+        try:
+            mode = Expansion(expansion)
+        except ValueError:
+            raise InputError(f"unknown expansion {expansion!r}; expected one of "
+                             f"{', '.join(Expansion)}") from None
+        if mode == Expansion.DEFERRED and not f.adaptive:
+            raise InputError(f"expansion deferred: {f.name} has no INT expansion; it applies "
+                             "to the IF formats")
+        bare = cls(f, B, G, (Cut.MULTIPLY,), interleave, mode)
+        return cls(f, B, G, bare._resolve(pipeline), interleave, mode)
 
     def replace(self, **changes) -> "Config":
-        """This configuration with other parameters (make's names)."""
+        """This configuration with other parameters (make's names); in a
+        format without an INT expansion, the expansion is `scale`."""
         args = {"fmt": self.format, "arch": self.arch, "block_size": self.block_size,
-                "pipeline": self.pipeline, "interleave": self.interleave}
+                "pipeline": self.pipeline, "interleave": self.interleave,
+                "expansion": self.expansion}
         args.update(changes)
+        if "expansion" not in changes and not get_format(args["fmt"]).adaptive:
+            args["expansion"] = Expansion.SCALE
         return Config.make(**args)
+
+    # -- the INT expansion ---------------------------------------------------
+    @property
+    def class_weights(self) -> tuple[int, int, int] | None:
+        """Deferred expansion: the integer weights d^2 C^k of a block pair
+        with k = 0, 1, 2 INT blocks (C = n/d); None otherwise."""
+        if self.expansion != Expansion.DEFERRED:
+            return None
+        c = self.format.int.expansion
+        n, d = c.numerator, c.denominator
+        return d * d, n * d, n * n
+
+    def expansion_f32(self, int_sides: int) -> int:
+        """Bits of the binary32 that S is multiplied by for a block pair with
+        `int_sides` INT blocks: the format's C^k (scale), or the class
+        weight (deferred)."""
+        weights = self.class_weights
+        if weights is None:
+            return self.format.expansion_f32(int_sides)
+        return f32_bits(float(weights[int_sides]))
+
+    @property
+    def result_unit(self) -> Fraction:
+        """What one unit of the MAC's result is worth: 1, or 1/d^2 with a
+        deferred expansion (the system multiplies it in with the global
+        factors)."""
+        weights = self.class_weights
+        return Fraction(1) if weights is None else Fraction(1, weights[0])
 
     # -- names ---------------------------------------------------------------
     @property
@@ -151,7 +209,8 @@ class Config:
         if spec != "0":
             name += "_pmax" if spec == "max" else "_p_" + "_".join(
                 str(c).replace(":", "") for c in self.cuts if c != Cut.MULTIPLY)
-        return name + (f"_i{self.interleave}" if self.interleave > 1 else "")
+        name += f"_i{self.interleave}" if self.interleave > 1 else ""
+        return name + ("_deferred" if self.expansion == Expansion.DEFERRED else "")
 
     def __str__(self) -> str:
         return self.name
@@ -163,8 +222,8 @@ class Config:
 
     def same_stream(self, other: "Config") -> bool:
         """Whether beats of `other` are beats of this configuration: the
-        same format and block size (arch, cuts and interleave change the
-        arithmetic or timing, not what a beat is)."""
+        same format and block size (arch, cuts, interleave and expansion
+        change the arithmetic or timing, not what a beat is)."""
         return self.format == other.format and self.block_size == other.block_size
 
     @property

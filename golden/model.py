@@ -94,16 +94,20 @@ def product(a_fixed: np.ndarray, w_fixed: np.ndarray) -> np.ndarray:
 # Stage: scale
 # --------------------------------------------------------------------------
 
-def expansion_table(fmt: Format) -> np.ndarray:
-    """float32 C indexed by the number of INT sides (0, 1, 2)."""
-    return np.array([fmt.expansion_f32(n) for n in range(3)], dtype=np.uint32).view(np.float32)
+def expansion_table(config: Config) -> np.ndarray:
+    """float32 C^k (or, deferred, the class weight) indexed by the number k
+    of INT sides (0, 1, 2)."""
+    return np.array([config.expansion_f32(n) for n in range(3)],
+                    dtype=np.uint32).view(np.float32)
 
 
-def scale(fmt, a_scale, w_scale) -> np.ndarray:
-    """S, exactly, as float64. E4M3: S = fl32(fl32(sa * sb) * C), 0 when
-    either scale is 0. E8M0: S = 2^(ea + eb - 254), the exponent sum, which
-    binary32 need not hold (2^-254 .. 2^254); NaN when either byte is 0xFF."""
-    fmt = get_format(fmt)
+def scale(config: Config, a_scale, w_scale) -> np.ndarray:
+    """S, exactly, as float64. E4M3: S = fl32(fl32(sa * sb) * C^k), 0 when
+    either scale is 0; with a deferred expansion C^k is the integer class
+    weight and S is exact. E8M0: S = 2^(ea + eb - 254), the exponent sum,
+    which binary32 need not hold (2^-254 .. 2^254); NaN when either byte is
+    0xFF."""
+    fmt = config.format
     a_scale = np.asarray(a_scale, dtype=np.uint8)
     w_scale = np.asarray(w_scale, dtype=np.uint8)
     if fmt.scale.power_of_two:
@@ -111,7 +115,7 @@ def scale(fmt, a_scale, w_scale) -> np.ndarray:
         return (decode_scales(fmt, a_scale).astype(np.float64)
                 * decode_scales(fmt, w_scale).astype(np.float64))
     n_int = int_flags(fmt, a_scale).astype(np.intp) + int_flags(fmt, w_scale)
-    S = (decode_scales(fmt, a_scale) * decode_scales(fmt, w_scale)) * expansion_table(fmt)[n_int]
+    S = (decode_scales(fmt, a_scale) * decode_scales(fmt, w_scale)) * expansion_table(config)[n_int]
     return S.astype(np.float64)
 
 
@@ -231,7 +235,7 @@ def mac(config: Config, beats: "Beats", return_status: bool = False):
     f = c.format
     a, a_scale, w, w_scale, last = check_beats(c, *beats.arrays())
     d = group(product(decode(f, a, a_scale), decode(f, w, w_scale)), c.group)
-    m = multiply(f, d, scale(f, a_scale, w_scale))
+    m = multiply(f, d, scale(c, a_scale, w_scale))
     result = reduce(accumulate(m, last, c.interleave))
     bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32).copy()
     bits[np.isnan(result)] = CANONICAL_NAN

@@ -156,10 +156,14 @@ class Group(wiring.Component):
 
 class Scale(wiring.Component):
     """scale: the block pair's S (E4M3: binary32 `s`; E8M0: exponent `exp`
-    and `nan`) and the beat's status flags (docs/contract.md §5)."""
+    and `nan`) and the beat's status flags (docs/contract.md §5). An IF
+    format's S takes the configuration's expansion constants (C^k, or the
+    integer class weights of a deferred expansion)."""
 
-    def __init__(self, fmt: Format):
+    def __init__(self, config: Config):
+        fmt = config.format
         self._fmt = fmt
+        self._constants = [config.expansion_f32(k) for k in range(3)]
         ports = {"a_scale": In(8), "w_scale": In(8), "status": Out(STATUS_WIDTH)}
         if fmt.scale.power_of_two:
             # k = ea + eb - 254 spans -254 .. 254: beyond binary32 on purpose.
@@ -175,9 +179,14 @@ class Scale(wiring.Component):
 
     @property
     def s_bits(self) -> int:
-        """The most significant bits S can have (what the table allows): the
-        width of the multiply stage's narrow operand."""
-        return SIG_BITS if self._fmt.adaptive else 2 * self.SCALE_BITS
+        """The most significant bits S can have (what the tables allow): the
+        width of the multiply stage's narrow operand. sa * sb has at most 8;
+        times C^k (a rounded binary32) up to 24, times an integer class
+        weight its bits more (S is then exact)."""
+        if not self._fmt.adaptive:
+            return 2 * self.SCALE_BITS
+        return min(SIG_BITS, 2 * self.SCALE_BITS
+                   + max(significant_bits(k) for k in self._constants))
 
     def elaborate(self, platform):
         m = Module()
@@ -223,7 +232,7 @@ class Scale(wiring.Component):
         n_int = Signal(2)
         m.d.comb += n_int.eq(self.a_scale[7] + self.w_scale[7])
         c = self.c
-        constants = [f.expansion_f32(k) for k in range(3)]
+        constants = self._constants
         with m.Switch(n_int):
             for k in range(2):
                 with m.Case(k):
@@ -479,7 +488,7 @@ Lint: verilator --lint-only -Wall with the .vlt file ifmac writes beside this on
         # the cuts between stages stay in the top module.
         m.submodules.decode = decode = Decode(c, table)
         m.submodules.product = product = Product(decode.a_val.shape().elem_shape, B, peak * peak)
-        m.submodules.scale = scale = Scale(f)
+        m.submodules.scale = scale = Scale(c)
         m.submodules.group = group = Group(product.p.shape().elem_shape, B, c.group)
         m.submodules.multiply = Multiply(f, group.d.shape().elem_shape, c.groups,
                                          2 * f.frac_bits, scale.s_bits)

@@ -73,6 +73,14 @@ def _add_config(p, required: bool, pipeline: bool = True):
                    help="partial accumulators per group, used round-robin, so the "
                         "accumulation add may take K cycles: 1, 2 or 4 (default "
                         + ("1)" if required else "as the command plans them)"))
+    from ifmac.golden.config import Expansion
+    p.add_argument("--expansion", "-e", choices=tuple(Expansion), metavar="E",
+                   default=None if not required else "scale",
+                   help="where an IF format's INT expansion C enters: scale (the paper's: S "
+                        "times C rounded to binary32) or deferred (S times an integer class "
+                        "weight, exact; the result in units of 1/d^2, C = n/d) "
+                        + ("(default scale)" if required else
+                           "(default: as the command plans them)"))
     if pipeline:
         p.add_argument("--pipeline", "-p", default=None if not required else "0",
                        metavar="SPEC",
@@ -88,7 +96,7 @@ def _config(args):
     --interleave name."""
     from ifmac.golden.config import Config
     return Config.make(args.format, args.group or args.arch, args.block_size,
-                       getattr(args, "pipeline", 0), args.interleave)
+                       getattr(args, "pipeline", 0), args.interleave, args.expansion)
 
 
 def _output(path: str, suffix: str) -> str:
@@ -101,7 +109,8 @@ def _filters(args) -> dict:
     """The options given on a many-configuration command: name -> value."""
     given = {"--format": args.format, "--arch": args.arch, "--group": args.group,
              "--block-size": args.block_size, "--interleave": args.interleave,
-             "--pipeline": getattr(args, "pipeline", None)}
+             "--pipeline": getattr(args, "pipeline", None),
+             "--expansion": getattr(args, "expansion", None)}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -118,8 +127,11 @@ def _matches(c, option: str, value) -> bool:
         return c.block_size == value
     if option == "--interleave":
         return c.interleave == value
+    if option == "--expansion":
+        return c.expansion == value
     try:                                    # --pipeline, as this configuration resolves it
-        return Config.make(c.format, c.group, c.block_size, value, c.interleave) == c
+        return Config.make(c.format, c.group, c.block_size, value, c.interleave,
+                           c.expansion) == c
     except InputError:
         return False
 
@@ -137,9 +149,14 @@ def _selected(configs, args, modifiers=()) -> list:
         raise InputError(f"{said} selects none of the {len(configs)} configurations this "
                          f"command runs; they are: {', '.join(c.name for c in configs)}")
     names = {"--block-size": "block_size", "--interleave": "interleave",
-             "--pipeline": "pipeline"}
+             "--pipeline": "pipeline", "--expansion": "expansion"}
     changes = {names[o]: v for o, v in given.items() if o in modifiers}
-    return list(dict.fromkeys(c.replace(**changes) if changes else c for c in chosen))
+
+    def changed(c):
+        # An expansion mode is the IF formats' only: the others keep theirs.
+        own = {k: v for k, v in changes.items() if k != "expansion" or c.format.adaptive}
+        return c.replace(**own) if own else c
+    return list(dict.fromkeys(changed(c) for c in chosen))
 
 
 def _add_format(p, *, arch: bool = False, block: bool = True, pipeline: bool = True):
@@ -355,7 +372,8 @@ def cmd_synth(args) -> int:
     base = (plan.FAMILY_CONFIGS if args.family
             else nodes.node_configs(formats.FORMAT_NAMES if args.format else nodes.NODE_FORMATS)
             if every_tech else plan.DEFAULT_SYNTH_CONFIGS)
-    configs = _selected(base, args, modifiers=("--block-size", "--pipeline", "--interleave"))
+    configs = _selected(base, args, modifiers=("--block-size", "--pipeline", "--interleave",
+                                               "--expansion"))
     if args.liberty and args.no_liberty:
         raise InputError("--liberty and --no-liberty exclude each other")
     if args.clock_ns is not None and not args.clock_ns > 0:

@@ -42,11 +42,18 @@ DESIGN_SPACE_CONFIGS = [Config.make(f, a, 16, p, k) for f in ("if4", "nvfp4") fo
     ("g2", 0, 1), ("g4", 0, 1), ("g8", 0, 1), ("lane", "max", 1),
     ("lane", "product,tree:2", 2), ("g4", "max", 2), ("fused", 2, 4))]
 
-#: What `make sim` runs: the default configurations and the family.
-SIM_CONFIGS = DEFAULT_CONFIGS + DESIGN_SPACE_CONFIGS
+#: The IF formats' deferred expansion (integer class weights): every IF
+#: format at B = 16, lane and fused, and if4 at 8 and 32.
+DEFERRED_CONFIGS = [Config.make(f, a, b, expansion="deferred")
+                    for f, b in [(f, 16) for f in ("if4", "if3", "if6_e2m3", "if6_e3m2")]
+                    + [("if4", 8), ("if4", 32)] for a in ("lane", "fused")]
 
-#: Beats per configuration of `make sim`: 52 configurations x 2.65 M =
-#: 137.8 M beats.
+#: What `make sim` runs: the default configurations, the family and the
+#: deferred expansion.
+SIM_CONFIGS = DEFAULT_CONFIGS + DESIGN_SPACE_CONFIGS + DEFERRED_CONFIGS
+
+#: Beats per configuration of `make sim`: 64 configurations x 2.65 M =
+#: 169.6 M beats.
 DEFAULT_BEATS = 2_650_000
 
 #: Beats per random chunk: the unit of golden/simulation overlap and of
@@ -399,4 +406,4 @@ def _peak_rss_mib() -> float:
 
 
 __all__ = ["run_unit", "regress", "merge", "stimuli", "UnitResult", "DEFAULT_BEATS",
-           "DEFAULT_CONFIGS", "SIM_CONFIGS", "DESIGN_SPACE_CONFIGS"]
+           "DEFAULT_CONFIGS", "SIM_CONFIGS", "DESIGN_SPACE_CONFIGS", "DEFERRED_CONFIGS"]

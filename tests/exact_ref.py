@@ -120,9 +120,11 @@ def scale(byte, kind="e4m3"):
     return Fraction(float(np.array([payload], np.uint8).view(ml_dtypes.float8_e4m3fn)[0]))
 
 
-def beat_terms(fmt, a, sa, w, sw):
+def beat_terms(fmt, a, sa, w, sw, expansion="scale"):
     """Exact element products and the block-pair scale S: E4M3 rounded
-    twice, fl32(fl32(sa * sb) * C); E8M0 the exact power of two (or NaN)."""
+    twice, fl32(fl32(sa * sb) * C^k), or with a deferred expansion
+    fl32(fl32(sa * sb) * d^2 C^k) (C = n/d); E8M0 the exact power of two
+    (or NaN)."""
     _, fp, it, e, kind = SPEC[fmt]
     ia = bool(sa & 0x80) and e is not None
     iw = bool(sw & 0x80) and e is not None
@@ -130,14 +132,17 @@ def beat_terms(fmt, a, sa, w, sw):
         x, y = scale(sa, kind), scale(sw, kind)
         S = F32(NAN) if (x != x or y != y) else F32(x * y)
     else:
-        C = F32(r32(e ** (ia + iw)) if (ia or iw) else 1)
+        if expansion == "deferred":
+            C = F32(e.denominator ** 2 * e ** (ia + iw))
+        else:
+            C = F32(r32(e ** (ia + iw)) if (ia or iw) else 1)
         S = (F32(scale(sa)) * F32(scale(sw))) * C
     # Products are exact fixed-point integers: a zero product is +0.
     p = [element(fmt, int(x), ia) * element(fmt, int(y), iw) for x, y in zip(a, w)]
     return p, S
 
 
-def segment(fmt, arch, beats, interleave=1):
+def segment(fmt, arch, beats, interleave=1, expansion="scale"):
     """beats: list of (a codes, a_scale, w codes, w_scale). Returns FP32 bits.
 
     arch: lane (groups of 1), fused (one group of B) or g<G>. Each group's
@@ -149,7 +154,7 @@ def segment(fmt, arch, beats, interleave=1):
     k = interleave
     partials = [[None] * k for _ in range(B // G)]
     for n, (a, sa, w, sw) in enumerate(beats):
-        p, S = beat_terms(fmt, a, sa, w, sw)
+        p, S = beat_terms(fmt, a, sa, w, sw, expansion)
         for g, slots in enumerate(partials):
             m = F32(sum(p[g * G:(g + 1) * G])) * S
             slots[n % k] = m if slots[n % k] is None else slots[n % k] + m

@@ -31,3 +31,15 @@ def test_tensors_are_reproducible():
     assert np.array_equal(a1, a2) and np.array_equal(w1, w2) and a1.dtype == np.float32
     with pytest.raises(ValueError, match="unknown distribution 'cauchy'"):
         tensors("cauchy", 2, 64, np.random.default_rng(3))
+
+
+def test_deferred_expansion_result_unit_applied():
+    """A deferred expansion's MAC result is in units of 1/d^2: with that
+    applied its error is the scale mode's (both dominated by quantization),
+    not 49 times off."""
+    scale_cfg, deferred = (Config.make("if4", "fused", expansion=e)
+                           for e in ("scale", "deferred"))
+    a, b = measure([scale_cfg, deferred], rows=4, K=512)
+    assert b.config is deferred and a.sqnr_db == b.sqnr_db
+    assert b.rel_err_median < 0.2
+    assert abs(b.rel_err_median - a.rel_err_median) < 0.1 * a.rel_err_median

@@ -348,7 +348,7 @@ def test_sim_filters_select(capsys):
     def select(**given):
         args = argparse.Namespace(**({"format": None, "arch": None, "group": None,
                                       "block_size": None, "interleave": None,
-                                      "pipeline": None} | given))
+                                      "pipeline": None, "expansion": None} | given))
         return _selected(SIM_CONFIGS, args)
     fused = select(arch="fused")
     assert fused and all(c.arch == "fused" for c in fused) and len(fused) < len(SIM_CONFIGS)
@@ -358,7 +358,10 @@ def test_sim_filters_select(capsys):
     assert {c.group for c in select(group=16)} == {16}
     assert select(pipeline="max", format="if4") == [Config.make("if4", "lane", 16, "max"),
                                                     Config.make("if4", "g4", 16, "max", 2)]
-    with pytest.raises(ValueError, match="--format if3 --block-size 8 selects none of the 52"):
+    deferred = select(expansion="deferred", format="if4")
+    assert deferred and {(c.expansion, c.format.name) for c in deferred} == {("deferred", "if4")}
+    assert {c.block_size for c in deferred} == {8, 16, 32}
+    with pytest.raises(ValueError, match="--format if3 --block-size 8 selects none of the 64"):
         select(format="if3", block_size=8)
     rc, _, err = run(["sim", "-f", "if3", "-b", "8"], capsys)
     assert rc == 2 and "selects none" in err
@@ -384,3 +387,18 @@ def test_merge_inconsistent_shards_exit_2(tmp_path, capsys):
     (tmp_path / "s.json").write_text(json.dumps({"meta": meta, "units": [unit]}))
     rc, _, err = run(["merge", str(tmp_path / "s.json")], capsys)
     assert rc == 2 and "mismatches = '2'" in err and "Traceback" not in err
+
+
+def test_synth_expansion_sets_the_if_formats_mode():
+    """synth's --expansion sets the mode of the IF configurations it
+    selects; a format without INT expansion keeps its own."""
+    import argparse
+    from ifmac.cli import _selected
+    from ifmac.synth.plan import DEFAULT_SYNTH_CONFIGS
+    args = argparse.Namespace(format=None, arch="fused", group=None, block_size=None,
+                              interleave=None, pipeline=None, expansion="deferred")
+    chosen = _selected(DEFAULT_SYNTH_CONFIGS, args,
+                       modifiers=("--block-size", "--pipeline", "--interleave", "--expansion"))
+    assert {c.name for c in chosen if c.format.adaptive} == {
+        f"ifmac_{f}_fused_b16_deferred" for f in ("if4", "if3", "if6_e2m3", "if6_e3m2")}
+    assert Config.make("nvfp4", "fused") in chosen

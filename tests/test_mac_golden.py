@@ -9,6 +9,7 @@ import pytest
 import exact_ref
 from ifmac.golden import FORMATS, FORMAT_NAMES, Config, cycle_model, scale
 from ifmac.golden import model as mac_mod
+from ifmac.golden.errors import InputError
 from ifmac.golden.vectors import Beats, _random_codes, _random_scales, random_beats
 
 ARCHS = ("lane", "fused")
@@ -23,11 +24,12 @@ def mac(fmt, arch, a, a_scale, w, w_scale, last, block_size=16, interleave=1,
     return mac_mod.mac(c, beats, return_status)
 
 
-def _exact_segments(fmt, arch, a, sa, w, sw, last, interleave=1):
+def _exact_segments(fmt, arch, a, sa, w, sw, last, interleave=1, expansion="scale"):
     ends = np.flatnonzero(last)
     starts = np.r_[0, ends[:-1] + 1]
     return np.array([exact_ref.segment(fmt, arch, [(a[i], sa[i], w[i], sw[i])
-                                                   for i in range(s, e + 1)], interleave)
+                                                   for i in range(s, e + 1)], interleave,
+                                       expansion)
                      for s, e in zip(starts, ends)], dtype=np.uint32)
 
 
@@ -57,6 +59,25 @@ def test_mac_matches_exact_reference(fmt, arch):
         beats = _short_segment_stream(fmt, B, n_seg, seed)
         got = mac(fmt, arch, *beats, block_size=B)
         ref = _exact_segments(fmt, arch, *beats)
+        bad = np.flatnonzero(got != ref)
+        assert len(bad) == 0, (f"seed {seed} B={B}: {len(bad)} of {len(ref)} segments differ; "
+                               f"first #{bad[0]}: got {got[bad[0]]:#010x}, exact {ref[bad[0]]:#010x}")
+        total += len(ref)
+    assert total == sum(SEGMENTS.values())
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("fmt", [n for n, f in FORMATS.items() if f.adaptive])
+def test_deferred_mac_matches_exact_reference(fmt, arch):
+    """With a deferred expansion (S times the integer class weight) mac() is
+    bit-exact with the exact reference on 10,000 segments."""
+    total = 0
+    for B, n_seg in SEGMENTS.items():
+        seed = zlib.crc32(f"{fmt}/{arch}/{B}/deferred".encode())
+        beats = _short_segment_stream(fmt, B, n_seg, seed)
+        c = Config.make(fmt, arch, B, expansion="deferred")
+        got = mac_mod.mac(c, Beats(c, *beats))
+        ref = _exact_segments(fmt, arch, *beats, expansion="deferred")
         bad = np.flatnonzero(got != ref)
         assert len(bad) == 0, (f"seed {seed} B={B}: {len(bad)} of {len(ref)} segments differ; "
                                f"first #{bad[0]}: got {got[bad[0]]:#010x}, exact {ref[bad[0]]:#010x}")
@@ -108,7 +129,7 @@ def test_scale_all_scale_pairs(fmt):
     """scale: all 65,536 scale-byte pairs, S = fl32(fl32(sa*sb)*C), against exact."""
     sa, sw = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8))
     sa, sw = sa.ravel(), sw.ravel()
-    got = scale(fmt, sa, sw).astype(np.float32).view(np.uint32)
+    got = scale(Config.make(fmt), sa, sw).astype(np.float32).view(np.uint32)
     zero = np.zeros(16, np.uint8)
     ref = np.array([exact_ref.beat_terms(fmt, zero, int(x), zero, int(y))[1].bits()
                     for x, y in zip(sa, sw)], dtype=np.uint32)
@@ -116,12 +137,42 @@ def test_scale_all_scale_pairs(fmt):
     assert (got[(sa & 0x7F) == 0] == 0).all() and (got[(sw & 0x7F) == 0] == 0).all()
 
 
+@pytest.mark.parametrize("fmt", [n for n, f in FORMATS.items() if f.adaptive])
+def test_deferred_scale_is_exact(fmt):
+    """scale with a deferred expansion: all 65,536 scale-byte pairs give
+    S = sa * sb * w_k exactly, w_k = d^2 C^k the integer class weight of
+    the pair's k INT blocks (IF4: 49, 42, 36); the result unit is 1/d^2."""
+    config = Config.make(fmt, expansion="deferred")
+    c = FORMATS[fmt].int.expansion
+    n, d = c.numerator, c.denominator
+    assert config.class_weights == (d * d, n * d, n * n)
+    assert config.result_unit == Fraction(1, d * d)
+    assert all(Fraction(w) == d * d * c ** k for k, w in enumerate(config.class_weights))
+    sa, sw = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8))
+    sa, sw = sa.ravel(), sw.ravel()
+    got = scale(config, sa, sw)
+    table = FORMATS[fmt].scale.decode(np.arange(256, dtype=np.uint8)).astype(np.float64)
+    k = (sa >> 7) + (sw >> 7)
+    for x, y, kk, S in zip(sa, sw, k, got):
+        assert Fraction(float(S)) == (Fraction(float(table[x])) * Fraction(float(table[y]))
+                                      * config.class_weights[kk])
+
+
+def test_deferred_needs_an_int_expansion():
+    with pytest.raises(InputError, match="nvfp4 has no INT expansion"):
+        Config.make("nvfp4", expansion="deferred")
+    with pytest.raises(InputError, match="unknown expansion 'late'"):
+        Config.make("if4", expansion="late")
+    assert Config.make("if4", "lane", 16, expansion="deferred").name == \
+        "ifmac_if4_lane_b16_deferred"
+
+
 @pytest.mark.parametrize("fmt", [n for n, f in FORMATS.items() if f.scale.power_of_two])
 def test_scale_e8m0_is_exponent_sum(fmt):
     """scale, E8M0: all 65,536 byte pairs give exactly 2^(ea + eb - 254),
     beyond binary32's range too (2^-254 .. 2^254), NaN if either is 0xFF."""
     sa, sw = np.meshgrid(np.arange(256), np.arange(256))
-    got = scale(fmt, sa.ravel().astype(np.uint8), sw.ravel().astype(np.uint8))
+    got = scale(Config.make(fmt), sa.ravel().astype(np.uint8), sw.ravel().astype(np.uint8))
     for x, y, S in zip(sa.ravel(), sw.ravel(), got):
         if 0xFF in (x, y):
             assert np.isnan(S)
@@ -158,8 +209,8 @@ def test_e8m0_extremes():
 
 def test_scale_saturates_7f():
     """Payload 0x7F multiplies as 448."""
-    assert scale("nvfp4", [0x7F], [0x38]).tolist() == [448.0]
-    assert scale("nvfp4", [0x7F], [0x7F]).tolist() == [448.0 * 448.0]
+    assert scale(Config.make("nvfp4"), [0x7F], [0x38]).tolist() == [448.0]
+    assert scale(Config.make("nvfp4"), [0x7F], [0x7F]).tolist() == [448.0 * 448.0]
 
 
 def test_reduce_order():
@@ -255,7 +306,7 @@ def test_long_segment_vectorized_matches_sequential():
     f = FORMATS["if4"]
     m = mac_mod.multiply(f, mac_mod.group(mac_mod.product(
         mac_mod.decode(f, b.a, b.a_scale), mac_mod.decode(f, b.w, b.w_scale)), 16),
-        scale(f, b.a_scale, b.w_scale))[:, 0]
+        scale(Config.make("if4", "fused", 16), b.a_scale, b.w_scale))[:, 0]
     seq = []
     for s in (0, 1000, 2000):
         acc = m[s]
