@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth signoff signoff-all family nodes accuracy formal formal-all verilog bench clean distclean
+.PHONY: all venv test regress sim synth synth-all signoff signoff-all family nodes accuracy formal formal-all verilog bench clean distclean
 
 all: test
 
@@ -35,7 +35,8 @@ sim: $(STAMP)
 	$(PY) -m ifmac sim --jobs $(JOBS) --simulator $(SIM) $(if $(BEATS),--beats $(BEATS))
 
 # Yosys area/delay and OpenSTA timing of every format x arch at its own
-# block size (MX 32, the others 16) relative to NVFP4 and MXFP4, in IHP
+# block size (MX 32, the others 16; the MX lane MACs at 32 only in
+# synth-all, 4-6 minutes of Yosys each) relative to NVFP4 and MXFP4, in IHP
 # SG13G2 (vendored): build/synth/area.json, area.md, area.png; then accuracy
 # against cost: decision.md, decision.png. TECH=sky130hd|asap7|osu018 picks
 # another technology (ASAP7 is predictive; OSU 0.18 is legacy, fetched from
@@ -48,6 +49,10 @@ TECH  ?=
 SYNTH := $(CLOCK) $(if $(TECH),--tech $(TECH))
 synth: $(STAMP)
 	$(PY) -m ifmac synth --jobs $(JOBS) $(SYNTH) --no-gls --no-power
+	$(PY) -m ifmac accuracy
+
+synth-all: $(STAMP)
+	$(PY) -m ifmac synth --jobs $(JOBS) $(SYNTH) --no-gls --no-power --every-lane
 	$(PY) -m ifmac accuracy
 
 # The same with the gate-level simulation of the netlists against the
@@ -73,12 +78,14 @@ family: $(STAMP)
 	$(PY) -m ifmac synth --family --jobs $(JOBS) $(CLOCK) -o build/family --netlists build/synth
 
 # One table across technologies: if4, nvfp4, nvint4 and mxfp4 at B = 16,
-# lane and fused, in IHP SG13G2, sky130, ASAP7 (and OSU 0.18 where Debian
-# has it), each with timing, gate-level simulation and power:
+# lane and fused, in IHP SG13G2, sky130 and ASAP7 (the vendored
+# technologies), each with timing, gate-level simulation and power:
 # build/nodes/nodes.md, nodes.json, nodes.png (long: every lane MAC's
-# gate-level model in every technology).
+# gate-level model in every technology). IHP's netlists are those of `make
+# synth` in build/synth (reused when there), the others' go to
+# build/synth/<tech>/.
 nodes: $(STAMP)
-	$(PY) -m ifmac synth --tech all --jobs $(JOBS) -o build/nodes
+	$(PY) -m ifmac synth --tech all --jobs $(JOBS) -o build/nodes --netlists build/synth
 
 # Accuracy on realistic data joined with the cost in build/synth/area.json.
 accuracy: $(STAMP)

@@ -371,7 +371,8 @@ def cmd_synth(args) -> int:
                          "--liberty, --no-liberty, --family or --sweep")
     base = (plan.FAMILY_CONFIGS if args.family
             else nodes.node_configs(formats.FORMAT_NAMES if args.format else nodes.NODE_FORMATS)
-            if every_tech else plan.DEFAULT_SYNTH_CONFIGS)
+            if every_tech else plan.ALL_SYNTH_CONFIGS if args.every_lane or args.signoff_all
+            else plan.DEFAULT_SYNTH_CONFIGS)
     configs = _selected(base, args, modifiers=("--block-size", "--pipeline", "--interleave",
                                                "--expansion"))
     if args.liberty and args.no_liberty:
@@ -554,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--tech", choices=(*TECHNOLOGIES, "all"), default=DEFAULT_TECH.name,
                    metavar="T", help=f"standard-cell technology, one of: "
                    f"{', '.join(TECHNOLOGIES)}; or all (`make nodes`): if4, nvfp4, nvint4 "
-                   "and mxfp4 (or --format) at B = 16, lane and fused, in each technology, "
+                   "and mxfp4 (or --format) at B = 16, lane and fused, in each vendored technology (not osu018), "
                    "every MAC simulated at gate level, and one table across them, "
                    f"OUT/nodes.md (default {DEFAULT_TECH.name})")
     y.add_argument("--liberty", metavar="FILE.lib",
@@ -580,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--no-timing", action="store_true", help="skip OpenSTA timing")
     y.add_argument("--no-gls", action="store_true", help="skip the gate-level simulation")
     y.add_argument("--no-power", action="store_true", help="skip the power runs")
+    y.add_argument("--every-lane", action="store_true",
+                   help="the MX formats' lane MACs at their own B = 32 too (`make "
+                        "synth-all`; 4-6 minutes of Yosys each in IHP SG13G2)")
     y.add_argument("--signoff-all", action="store_true",
                    help="gate-level simulation and power of every lane MAC too, split per "
                         "stage (by default: every fused MAC, split per stage, and the "

@@ -1,8 +1,11 @@
 """One table across technologies (`make nodes`, `ifmac synth --tech all`).
 
 The same configurations are synthesized and signed off (timing, gate-level
-simulation, power from gate-level activity) in every technology whose
-library can be had, each into OUT/<tech>/ with its own area.json; then
+simulation, power from gate-level activity) in every vendored technology
+(OSU 0.18, legacy, is left out: `--tech osu018` runs it alone), each
+reported into OUT/<tech>/ with its own area.json, the default technology's
+netlists in the netlist folder itself (those of `make synth`, reused) and
+the others' in <netlist folder>/<tech>/; then
 OUT/nodes.json, nodes.md and nodes.png put them side by side: area per
 element pair, fmax and energy per MAC, and each one's ratio to NVFP4 of the
 same arch in the same technology.
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from ifmac.engine import table, write_json
 from ifmac.golden.config import ARCHS, Config
-from ifmac.tech import TECHNOLOGIES, Technology, find_liberty
+from ifmac.tech import DEFAULT_TECH, TECHNOLOGIES, Technology, find_liberty
 
 from .plan import GateLevel, Options, run
 from .records import BASELINE
@@ -38,15 +41,17 @@ def run_nodes(configs: list[Config], jobs: int, options: Options) -> int:
     cross-node reports. Exit status 1 when any gate-level simulation
     mismatched."""
     out = Path(options.out_dir)
+    netlists = Path(options.work_dir or out)
     status, done = 0, []
-    for tech in TECHNOLOGIES.values():
+    for tech in (t for t in TECHNOLOGIES.values() if t.vendored):
         lib, how = find_liberty(tech=tech)
         if lib is None:
             print(f"ifmac nodes: {tech.name} left out: {how}", flush=True)
             continue
         print(f"\nifmac nodes: {tech.label}", flush=True)
         status |= run(configs, jobs, replace(
-            options, out_dir=out / tech.name, work_dir=(options.work_dir or out) / tech.name,
+            options, out_dir=out / tech.name,
+            work_dir=netlists if tech == DEFAULT_TECH else netlists / tech.name,
             tech=tech, liberty=None, gate_level=GateLevel.EVERY))
         done.append(tech)
     paths = write_nodes(out, done)

@@ -102,7 +102,7 @@ class Record:
                 "stage_sum": self.stage_sum, "ratio_to_nvfp4": self.ratio_to_nvfp4,
                 "ratio_to_mxfp4": self.ratio_to_mxfp4, "fp_baseline": self.fp_baseline,
                 "ratio_to_fp_baseline": self.ratio_to_fp_baseline,
-                "ratio_fused_to_lane": self.ratio_fused_to_lane}
+                "ratio_fused_to_lane": self.ratio_fused_to_lane, "expansion": c.expansion}
 
 
 def report_records(results: list[Result]) -> list[Record]:
@@ -133,9 +133,10 @@ def report_records(results: list[Result]) -> list[Record]:
 
 def unpipelined(records: list[dict]) -> dict:
     """{(format, arch, block size): record} of the area.json records without
-    optional cuts or interleave: what the area tables compare."""
+    optional cuts or interleave, with the paper's expansion: what the area
+    tables compare."""
     return {(r["format"], r["arch"], r["block_size"]): r for r in records
-            if (r["pipeline"], r["interleave"]) == ("0", 1)}
+            if (r["pipeline"], r["interleave"], r.get("expansion", "scale")) == ("0", 1, "scale")}
 
 
 def common_clock(records: list[dict]) -> float | None:
