@@ -26,8 +26,8 @@ regress: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) -m slow
 
 # The MAC regression: every format x arch at B=16, if4/nvfp4 at 8 and 32,
-# the if4/nvfp4 family (groups 2/4/8, register cuts, interleave) at 16,
-# 138 M beats on the native Verilator backend. SIM=cocotb|icarus|amaranth
+# the if4/nvfp4 family (groups 2/4/8, register cuts, interleave) at 16, the
+# IF formats' deferred expansion, 138 M beats on the native Verilator backend. SIM=cocotb|icarus|amaranth
 # picks another backend (slow: give BEATS=N, beats per configuration).
 SIM   ?= verilator
 BEATS ?=
