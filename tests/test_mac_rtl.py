@@ -104,7 +104,9 @@ def test_verilog_header(fmt, arch, B):
 #: lint) under `make regress`, which keeps `make test` within its limit.
 LINT_CONFIGS = [pytest.param(c, marks=pytest.mark.slow)
                 if c.group == 1 and (c.format.name, c.block_size) != ("if4", 16) else c
-                for c in DEFAULT_CONFIGS]
+                for c in DEFAULT_CONFIGS] + [
+    Config.make("if4", "fused", 16, expansion="deferred"),
+    pytest.param(Config.make("if4", "lane", 16, expansion="deferred"), marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("config", LINT_CONFIGS, ids=str)
