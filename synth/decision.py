@@ -25,6 +25,7 @@ from ifmac.golden.model import ARCHS
 from ifmac.engine import table, write_json
 
 from .records import pair_cost, unpipelined
+from .render import save_figure
 
 __all__ = ["run", "join", "COMPARED"]
 #: The formats IF4 is set against in the summary.
@@ -149,9 +150,7 @@ def _chart(rows: list[dict], path: Path) -> bool:
         ax.set_title(f"Accuracy against {label}")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

