@@ -18,6 +18,10 @@ configurations in reports.
   `decode`, `product`, `scale`, `group` (G > 1), after `accumulate` and after
   level L of the reduction tree (`tree:L`, 1 <= L < its depth). `max` is
   every one of them; an integer N takes the first N of `cut_order()`.
+* exact: the `exact` arch sums each beat's block like fused, but scales
+  and accumulates it in a fixed-point (Kulisch) accumulator without
+  rounding, and rounds once per segment (ifmac.golden.kulisch). E4M3
+  formats only; no interleave (the integer add takes one cycle).
 * expansion (IF formats): `scale`, the paper's, multiplies S by the
   rational INT expansion C rounded to binary32; `deferred` multiplies it by
   an integer class weight instead, d^2 C^k for k INT blocks of the pair (C =
@@ -37,8 +41,8 @@ from functools import cached_property
 from .errors import InputError
 from .formats import Format, check_block_size, f32_bits, get_format
 
-__all__ = ["Config", "Cut", "TreeCut", "Expansion", "STAGES", "ARCHS", "INTERLEAVES",
-           "FRONT_CUTS", "check_arch"]
+__all__ = ["Config", "Cut", "TreeCut", "Expansion", "STAGES", "ARCHS", "EXACT", "ARCH_NAMES",
+           "INTERLEAVES", "FRONT_CUTS", "check_arch"]
 
 #: The datapath stages in order, the same in the golden model (one function
 #: each) and the RTL (one component each). `scale` runs beside decode and
@@ -48,6 +52,10 @@ STAGES = ("decode", "product", "scale", "group", "multiply", "accumulate", "redu
 
 #: The named ends of the group family.
 ARCHS = ("lane", "fused")
+
+#: The arch with an exact accumulator, and every arch name the CLI takes.
+EXACT = "exact"
+ARCH_NAMES = (*ARCHS, EXACT)
 
 #: Interleave factors: the accumulation adder has three internal cut points.
 INTERLEAVES = (1, 2, 4)
@@ -89,18 +97,18 @@ FRONT_CUTS = (Cut.DECODE, Cut.PRODUCT, Cut.SCALE, Cut.GROUP)
 
 
 def check_arch(arch, block_size: int) -> int:
-    """`lane`, `fused`, `g<G>` or an int G -> the group size G."""
+    """`lane`, `fused`, `g<G>`, an int G or `exact` -> the group size G."""
     if arch == "lane":
         return 1
-    if arch == "fused":
+    if arch in ("fused", EXACT):
         return block_size
     if isinstance(arch, str) and re.fullmatch(r"g[1-9][0-9]*", arch):
         group = int(arch[1:])
     elif isinstance(arch, int) and not isinstance(arch, bool):
         group = arch
     else:
-        raise InputError(f"unknown arch {arch!r}; expected lane, fused or g<G> "
-                         f"(G dividing the block size)")
+        raise InputError(f"unknown arch {arch!r}; expected lane, fused, g<G> "
+                         f"(G dividing the block size) or exact")
     if group < 1 or block_size % group:
         raise InputError(f"group size {group} must divide the block size {block_size}")
     return group
@@ -115,11 +123,12 @@ class Config:
     cuts: tuple[Cut | TreeCut, ...]
     interleave: int = 1
     expansion: Expansion = Expansion.SCALE
+    exact: bool = False
 
     @classmethod
     def make(cls, fmt, arch="fused", block_size=None, pipeline=0, interleave=1,
              expansion="scale") -> "Config":
-        """`arch` is lane, fused, g<G> or G; `block_size` defaults to the
+        """`arch` is lane, fused, g<G>, G or exact; `block_size` defaults to the
         format's own; `pipeline` an int, `max` or cut names (a comma-separated
         string or a sequence); `expansion` scale or deferred (IF formats)."""
         f = get_format(fmt)
@@ -136,8 +145,16 @@ class Config:
         if mode == Expansion.DEFERRED and not f.adaptive:
             raise InputError(f"expansion deferred: {f.name} has no INT expansion; it applies "
                              "to the IF formats")
-        bare = cls(f, B, G, (Cut.MULTIPLY,), interleave, mode)
-        return cls(f, B, G, bare._resolve(pipeline), interleave, mode)
+        exact = arch == EXACT
+        if exact and f.scale.power_of_two:
+            raise InputError(f"arch exact: {f.name} has E8M0 scales, whose products span "
+                             "2^-254 .. 2^254; an exact accumulator for them would need over "
+                             "540 bits (the exact arch takes the E4M3-scaled formats)")
+        if exact and interleave != 1:
+            raise InputError(f"arch exact: interleave must be 1, not {interleave!r} (its "
+                             "integer accumulation takes one cycle)")
+        bare = cls(f, B, G, (Cut.MULTIPLY,), interleave, mode, exact)
+        return cls(f, B, G, bare._resolve(pipeline), interleave, mode, exact)
 
     def replace(self, **changes) -> "Config":
         """This configuration with other parameters (make's names); in a
@@ -181,6 +198,8 @@ class Config:
     # -- names ---------------------------------------------------------------
     @property
     def arch(self) -> str:
+        if self.exact:
+            return EXACT
         if self.group == 1:
             return "lane"
         return "fused" if self.group == self.block_size else f"g{self.group}"
@@ -247,11 +266,12 @@ class Config:
     def cut_order(self) -> list[Cut | TreeCut]:
         """The optional cuts in the order an integer pipeline takes them: the
         path through the FP32 adders first (accumulate separates the
-        accumulation add from the tree, then each tree chain is split in its
-        middle, longest first), then the front (group, product, scale,
-        decode: the conversion and multiply by S stay one stage)."""
+        accumulation add from the tree, or in the exact arch from the
+        rounding; then each tree chain is split in its middle, longest
+        first), then the front (group, product, scale, decode: the
+        conversion and multiply by S stay one stage)."""
         order: list[Cut | TreeCut] = []
-        if self.tree_levels:
+        if self.tree_levels or self.exact:
             order.append(Cut.ACCUMULATE)
         chains = [(1, self.tree_levels)]          # levels lo..hi without a cut
         while chains:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import kulisch
 from .codec import check_codes, pairwise_sum
 from .config import ARCHS, STAGES, Config
 from .errors import InputError
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ARCHS", "STAGES", "Status", "STATUS_WIDTH", "decode", "product", "scale", "group",
            "multiply", "accumulate", "reduce", "decode_scales", "segment_status", "mac",
-           "cycle_model", "CycleResult", "check_beats"]
+           "exact", "cycle_model", "CycleResult", "check_beats"]
 
 
 class Status(enum.IntFlag):
@@ -43,6 +44,9 @@ class Status(enum.IntFlag):
     #: A scale byte was its format's NaN code: E4M3 payload 0x7F, decoded as
     #: 448; E8M0 0xFF, which makes the block's products NaN.
     SCALE_NAN_PAYLOAD = 1 << 1
+    #: The exact arch: a prefix sum of the segment left the accumulator's
+    #: range; the result is the canonical NaN.
+    ACC_OVERFLOW = 1 << 2
 
     @property
     def bit(self) -> int:
@@ -235,13 +239,33 @@ def mac(config: Config, beats: "Beats", return_status: bool = False):
     f = c.format
     a, a_scale, w, w_scale, last = check_beats(c, *beats.arrays())
     d = group(product(decode(f, a, a_scale), decode(f, w, w_scale)), c.group)
-    m = multiply(f, d, scale(c, a_scale, w_scale))
-    result = reduce(accumulate(m, last, c.interleave))
-    bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32).copy()
-    bits[np.isnan(result)] = CANONICAL_NAN
-    if return_status:
-        return bits, segment_status(f, a_scale, w_scale, last)
-    return bits
+    status = segment_status(f, a_scale, w_scale, last)
+    if c.exact:
+        bits, overflow = exact(c, d[:, 0], a_scale, w_scale, last)
+        status |= overflow.astype(np.uint8) << Status.ACC_OVERFLOW.bit
+    else:
+        m = multiply(f, d, scale(c, a_scale, w_scale))
+        result = reduce(accumulate(m, last, c.interleave))
+        bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32).copy()
+        bits[np.isnan(result)] = CANONICAL_NAN
+    return (bits, status) if return_status else bits
+
+
+def exact(config: Config, d: np.ndarray, a_scale, w_scale, last) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """The exact arch after `group`: each beat's term into the fixed-point
+    accumulator, and each completed segment's sum rounded once
+    (ifmac.golden.kulisch). Returns the result bits and where the
+    accumulator overflowed."""
+    g = kulisch.geometry(config)
+    f = config.format
+    int_sides = int_flags(f, a_scale).astype(np.intp) + int_flags(f, w_scale)
+    hi, lo = kulisch.terms(config, d, a_scale, w_scale, int_sides)
+    starts, lengths = _segments(np.asarray(last, dtype=bool))
+    sums = kulisch.segment_values(config, hi, lo, starts, lengths)
+    bits = np.array([CANONICAL_NAN if s is None else kulisch.round_scaled(s, g.divisor, g.lsb_exp)
+                     for s in sums], dtype=np.uint32)
+    return bits, np.array([s is None for s in sums], dtype=bool)
 
 
 # --------------------------------------------------------------------------

@@ -142,6 +142,29 @@ def beat_terms(fmt, a, sa, w, sw, expansion="scale"):
     return p, S
 
 
+def exact_segment(fmt, beats, expansion="scale"):
+    """The exact arch: the segment's exact value rounded to binary32 once; an
+    exact zero is +0 (contract §3a)."""
+    total = exact_value(fmt, beats, expansion)
+    return F32(r32(total), neg=total < 0).bits() if total else 0
+
+
+def exact_value(fmt, beats, expansion="scale"):
+    """A segment's exact value: the sum of a_i w_i sa sb C^k with the exact
+    rational C (times d^2 with a deferred expansion)."""
+    _, _, _, e, _ = SPEC[fmt]
+    total = Fraction(0)
+    for a, sa, w, sw in beats:
+        ia = bool(sa & 0x80) and e is not None
+        iw = bool(sw & 0x80) and e is not None
+        c = e ** (ia + iw) if e is not None else 1
+        if expansion == "deferred":
+            c *= e.denominator ** 2
+        total += sum(element(fmt, int(x), ia) * element(fmt, int(y), iw)
+                     for x, y in zip(a, w)) * scale(sa) * scale(sw) * c
+    return total
+
+
 def segment(fmt, arch, beats, interleave=1, expansion="scale"):
     """beats: list of (a codes, a_scale, w codes, w_scale). Returns FP32 bits.
 

@@ -46,3 +46,21 @@ def test_replace_keeps_cuts_by_name():
     assert c.replace(fmt="nvfp4").name == "ifmac_nvfp4_lane_b16_p_product_i2"
     with pytest.raises(ValueError, match="unknown cut 'tree:1' for if4 fused b16 i1"):
         Config.make("if4", "lane", 16, "tree:1").replace(arch="fused", interleave=1)
+
+
+def test_exact_arch():
+    """The exact arch: one group of B, its own name, the accumulate cut first,
+    latency 2 unpipelined; MX formats and interleave refused, naming why."""
+    from ifmac.golden.errors import InputError
+    c = Config.make("if4", "exact", 16)
+    assert (c.arch, c.group, c.exact, c.latency) == ("exact", 16, True, 2)
+    assert c.name == "ifmac_if4_exact_b16" and c != Config.make("if4", "fused", 16)
+    assert c.cut_order()[0] == Cut.ACCUMULATE and c.tree_levels == 0
+    assert c.replace(pipeline="max").exact and c.replace(pipeline="max").latency == 7
+    d = c.replace(expansion="deferred")
+    assert d.name == "ifmac_if4_exact_b16_deferred" and d.replace(fmt="nvfp4").name == \
+        "ifmac_nvfp4_exact_b16"
+    with pytest.raises(InputError, match="mxfp4 has E8M0 scales.*540 bits"):
+        Config.make("mxfp4", "exact", 32)
+    with pytest.raises(InputError, match="interleave must be 1, not 2"):
+        Config.make("if4", "exact", 16, interleave=2)

@@ -85,6 +85,88 @@ def test_deferred_mac_matches_exact_reference(fmt, arch):
     assert total == sum(SEGMENTS.values())
 
 
+E4M3_FORMATS = [n for n, f in FORMATS.items() if not f.scale.power_of_two]
+
+
+@pytest.mark.parametrize("fmt,expansion", [(f, "scale") for f in E4M3_FORMATS]
+                         + [(f, "deferred") for f in E4M3_FORMATS if FORMATS[f].adaptive])
+def test_exact_mac_matches_exact_reference(fmt, expansion):
+    """The exact arch's integer golden model is the correctly rounded exact
+    value (the reference's Fractions rounded once) on 10,000 segments, plus
+    long ones (100 to 2,000 beats), which cancel and grow."""
+    f = FORMATS[fmt]
+    total = 0
+    for B, n_seg in SEGMENTS.items():
+        seed = zlib.crc32(f"{fmt}/exact/{B}/{expansion}".encode())
+        beats = _short_segment_stream(fmt, B, n_seg, seed)
+        long_last = np.zeros(3100, bool)
+        long_last[[99, 1099, 3099]] = True
+        extra = _short_segment_stream(fmt, B, 1, seed + 1)
+        rng = np.random.default_rng(seed)
+        c = Config.make(fmt, "exact", B, expansion=expansion)
+        long = (_random_codes(c, rng, 3100, 0.1), _random_scales(f, rng, 3100, 0.1),
+                _random_codes(c, rng, 3100, 0.1), _random_scales(f, rng, 3100, 0.1), long_last)
+        beats = tuple(np.concatenate([x, y, z]) for x, y, z in zip(beats, long, extra))
+        got, status = mac_mod.mac(c, Beats(c, *beats), return_status=True)
+        ends = np.flatnonzero(beats[4])
+        starts = np.r_[0, ends[:-1] + 1]
+        ref = np.array([exact_ref.exact_segment(fmt, [(beats[0][i], beats[1][i], beats[2][i],
+                                                       beats[3][i]) for i in range(s, e + 1)],
+                                                expansion)
+                        for s, e in zip(starts, ends)], dtype=np.uint32)
+        bad = np.flatnonzero(got != ref)
+        assert len(bad) == 0, (f"seed {seed} B={B}: {len(bad)} of {len(ref)} segments differ; "
+                               f"first #{bad[0]}: got {got[bad[0]]:#010x}, exact {ref[bad[0]]:#010x}")
+        assert not (status & mac_mod.Status.ACC_OVERFLOW).any()
+        total += len(ref)
+    assert total == sum(SEGMENTS.values()) + 3 * 4
+
+
+@pytest.mark.parametrize("fmt,B,expansion", [("if4", 16, "scale"), ("nvfp4", 8, "scale"),
+                                              ("if6_e2m3", 16, "deferred")])
+def test_exact_longest_segment_then_overflow(fmt, B, expansion):
+    """The longest segment of largest terms the accumulator states it holds
+    is the exact value rounded once; one beat more overflows: canonical NaN
+    and status ACC_OVERFLOW. The largest term is the geometry's."""
+    from ifmac.golden import kulisch
+    from ifmac.sim.suites import largest_term
+    c = Config.make(fmt, "exact", B, expansion=expansion)
+    g = kulisch.geometry(c)
+    a, sa, w, sw = largest_term(c)
+    assert g.longest_exact_segment >= 1 << kulisch.HEADROOM
+    n = g.longest_exact_segment
+    last = np.zeros(2 * n + 1, bool)
+    last[[n - 1, 2 * n]] = True
+    beats = Beats(c, np.tile(a, (2 * n + 1, 1)), np.full(2 * n + 1, sa, np.uint8),
+                  np.tile(w, (2 * n + 1, 1)), np.full(2 * n + 1, sw, np.uint8), last)
+    bits, status = mac_mod.mac(c, beats, return_status=True)
+    one = exact_ref.exact_value(fmt, [(a, sa, w, sw)], expansion)
+    hi, lo = kulisch.terms(c, mac_mod.group(mac_mod.product(
+        mac_mod.decode(c.format, a[None], np.array([sa])),
+        mac_mod.decode(c.format, w[None], np.array([sw]))), B)[:, 0],
+        np.array([sa]), np.array([sw]), np.array([(sa >> 7) + (sw >> 7)]) * c.format.adaptive)
+    assert abs((int(hi[0]) << 32) + int(lo[0])) == g.term_peak
+    assert bits[0] == exact_ref.F32(exact_ref.r32(n * one), neg=one < 0).bits()
+    assert bits[1] == mac_mod.CANONICAL_NAN
+    assert list(status) == [0, mac_mod.Status.ACC_OVERFLOW]
+
+
+def test_round_scaled_is_binary32_rounding():
+    """round_scaled (integers) equals the reference's Fraction rounding on
+    random numerators, divisors and exponents, subnormal and overflow
+    results and ties included; an exact zero is +0."""
+    from ifmac.golden.kulisch import round_scaled
+    rng = np.random.default_rng(5)
+    for _ in range(20000):
+        n = int(rng.integers(-2 ** 62, 2 ** 62)) >> int(rng.integers(0, 62))
+        n <<= int(rng.integers(0, 30))
+        den = int(rng.choice([1, 3, 9, 49, 961, 3844]))
+        e = int(rng.integers(-200, 120))
+        q = Fraction(n) * Fraction(2) ** e / den
+        ref = exact_ref.F32(exact_ref.r32(q), neg=n < 0).bits() if n else 0
+        assert round_scaled(n, den, e) == ref, (n, den, e)
+
+
 @pytest.mark.parametrize("interleave", [1, 2, 4])
 @pytest.mark.parametrize("arch", ["lane", "g2", "g4", "g8", "fused"])
 @pytest.mark.parametrize("fmt", ["if4", "nvfp4", "nvint4", "mxfp4"])
