@@ -60,11 +60,12 @@ def _block_size(text: str) -> int:
 
 def _add_config(p, required: bool, pipeline: bool = True):
     """--arch or --group, --interleave and (for designs) --pipeline."""
-    from ifmac.golden.config import ARCHS, INTERLEAVES
+    from ifmac.golden.config import ARCH_NAMES, INTERLEAVES
     which = p.add_mutually_exclusive_group(required=required)
     every = "" if required else " (default: as the command plans them)"
-    which.add_argument("--arch", "-a", choices=ARCHS, metavar="A",
-                       help=f"one of: {', '.join(ARCHS)} (group size 1 or B){every}")
+    which.add_argument("--arch", "-a", choices=ARCH_NAMES, metavar="A",
+                       help=f"one of: {', '.join(ARCH_NAMES)} (group size 1 or B; exact: "
+                            f"fixed-point accumulator, one rounding per segment){every}")
     which.add_argument("--group", "-g", type=_positive_int, metavar="G",
                        help="group size G dividing B: G products share one multiply by S "
                             f"and one accumulator (1 = lane, B = fused){every}")
@@ -130,7 +131,7 @@ def _matches(c, option: str, value) -> bool:
     if option == "--expansion":
         return c.expansion == value
     try:                                    # --pipeline, as this configuration resolves it
-        return Config.make(c.format, c.group, c.block_size, value, c.interleave,
+        return Config.make(c.format, c.arch, c.block_size, value, c.interleave,
                            c.expansion) == c
     except InputError:
         return False
@@ -174,7 +175,7 @@ def _add_format(p, *, arch: bool = False, block: bool = True, pipeline: bool = T
 def _add_selection(p, config: bool = True):
     """The optional filters of the commands that run many configurations
     (sim, synth, formal), and their number of parallel jobs."""
-    from ifmac.golden.config import ARCHS
+    from ifmac.golden.config import ARCH_NAMES
     from ifmac.golden.codec import usable_cpus
     from ifmac.golden.formats import BLOCK_SIZES
     p.add_argument("--format", "-f", choices=formats.FORMAT_NAMES, metavar="F",
@@ -183,8 +184,8 @@ def _add_selection(p, config: bool = True):
     if config:
         _add_config(p, required=False)
     else:
-        p.add_argument("--arch", "-a", choices=ARCHS, metavar="A",
-                       help=f"only this arch, one of: {', '.join(ARCHS)} (default: both)")
+        p.add_argument("--arch", "-a", choices=ARCH_NAMES, metavar="A",
+                       help=f"only this arch, one of: {', '.join(ARCH_NAMES)} (default: all)")
     p.add_argument("--block-size", "-b", type=_block_size, metavar="B",
                    help=f"block size, one of: {', '.join(map(str, BLOCK_SIZES))} (default: "
                         "each configuration's own)")

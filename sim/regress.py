@@ -33,6 +33,7 @@ from typing import Iterator
 from ifmac.engine import progress_prefix, run_units, write_json
 from ifmac.golden.config import Config
 from ifmac.golden.errors import InputError
+from ifmac.golden.formats import FORMAT_NAMES, get_format
 from ifmac.hdl.mac import DEFAULT_CONFIGS
 
 #: The design space between lane and fused, for if4 and nvfp4 at B = 16:
@@ -48,14 +49,22 @@ DEFERRED_CONFIGS = [Config.make(f, a, b, expansion="deferred")
                     for f, b in [(f, 16) for f in ("if4", "if3", "if6_e2m3", "if6_e3m2")]
                     + [("if4", 8), ("if4", 32)] for a in ("lane", "fused")]
 
-#: What `make sim` runs: the default configurations, the family and the
-#: deferred expansion.
-SIM_CONFIGS = DEFAULT_CONFIGS + DESIGN_SPACE_CONFIGS + DEFERRED_CONFIGS
+#: The exact arch: every E4M3-scaled format at B = 16, if4 and nvfp4 at 8
+#: and 32, and the IF formats' deferred expansion at 16.
+EXACT_CONFIGS = ([Config.make(f, "exact", 16) for f in FORMAT_NAMES
+                  if not get_format(f).scale.power_of_two]
+                 + [Config.make(f, "exact", b) for f in ("if4", "nvfp4") for b in (8, 32)]
+                 + [Config.make(f, "exact", 16, expansion="deferred")
+                    for f in FORMAT_NAMES if get_format(f).adaptive])
 
-#: Beats per configuration of `make sim`: 64 configurations x 2.15 M =
-#: 137.6 M beats (the 138 M of 52 configurations before the deferred
-#: expansion joined, so that make sim keeps its time).
-DEFAULT_BEATS = 2_150_000
+#: What `make sim` runs: the default configurations, the family, the
+#: deferred expansion and the exact arch.
+SIM_CONFIGS = DEFAULT_CONFIGS + DESIGN_SPACE_CONFIGS + DEFERRED_CONFIGS + EXACT_CONFIGS
+
+#: Beats per configuration of `make sim`: 83 configurations x 1.66 M =
+#: 137.8 M beats (the 138 M that 52 configurations took before the deferred
+#: expansion and the exact arch joined, so that make sim keeps its time).
+DEFAULT_BEATS = 1_660_000
 
 #: Beats per random chunk: the unit of golden/simulation overlap and of
 #: memory (a few chunks in flight).
@@ -117,6 +126,8 @@ def stimuli(config: Config, beats: int, seed: int, sweeps: bool = True,
     if sweeps:
         directed += [suites.code_pairs(config), suites.scale_pairs(config)]
     directed.append(suites.quantized(config, rows=32, seed=seed))
+    if config.exact:
+        directed.append(suites.exact_limits(config, seed))
     chunk = suites.concat(*directed)
     count += len(chunk)
     if part == 0:
@@ -407,4 +418,5 @@ def _peak_rss_mib() -> float:
 
 
 __all__ = ["run_unit", "regress", "merge", "stimuli", "UnitResult", "DEFAULT_BEATS",
-           "DEFAULT_CONFIGS", "SIM_CONFIGS", "DESIGN_SPACE_CONFIGS", "DEFERRED_CONFIGS"]
+           "DEFAULT_CONFIGS", "SIM_CONFIGS", "DESIGN_SPACE_CONFIGS", "DEFERRED_CONFIGS",
+           "EXACT_CONFIGS"]

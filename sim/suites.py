@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ifmac.golden import kulisch
 from ifmac.golden.accuracy import DISTRIBUTIONS, tensors
 from ifmac.golden.config import Config
 from ifmac.golden.vectors import Beats, quantized_beats, random_beats
@@ -96,6 +97,71 @@ def corners(config: Config, seed: int = 0) -> Beats:
     short = random_beats(config, 100, seed=seed + 2)
     short.last[:] = True
     return out.concat(short)
+
+
+def _negated_codes(config: Config, is_int: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For each code of a decode row: itself, or the zero code where its
+    value has no negation in the row (INT4's -8); and the code of the
+    opposite value."""
+    row = config.format.fixed_table[int(is_int)]
+    where = {int(v): c for c, v in enumerate(row)}
+    zero = where[0]
+    kept = np.array([c if -int(v) in where else zero for c, v in enumerate(row)], np.uint8)
+    return kept, np.array([where.get(-int(v), zero) for v in row], np.uint8)
+
+
+def largest_term(config: Config) -> tuple[np.ndarray, int, np.ndarray, int]:
+    """One beat with the largest |term| the exact arch can see: codes of the
+    largest |product| in every lane, both scales 448 (0x7E), the INT flags
+    that make D * w largest."""
+    f, B = config.format, config.block_size
+    g = kulisch.geometry(config)
+    best = None
+    for fa in (0, 1) if f.adaptive else (0,):
+        for fw in (0, 1) if f.adaptive else (0,):
+            ra, rw = f.fixed_table[fa], f.fixed_table[fw]
+            ca, cw = int(np.abs(ra).argmax()), int(np.abs(rw).argmax())
+            size = abs(int(ra[ca]) * int(rw[cw])) * g.weights[fa + fw]
+            if best is None or size > best[0]:
+                best = (size, ca, fa, cw, fw)
+    _, ca, fa, cw, fw = best
+    return np.full(B, ca, np.uint8), 0x7E | fa << 7, np.full(B, cw, np.uint8), 0x7E | fw << 7
+
+
+def exact_limits(config: Config, seed: int = 0) -> Beats:
+    """The exact arch's directed cases: a K = 65,536-element segment; mixed
+    INT/FP segments followed by their negation (cancelling to +0); the
+    longest segment of largest terms the accumulator holds, and one beat
+    more, which overflows (canonical NaN, status ACC_OVERFLOW)."""
+    f, B = config.format, config.block_size
+    k65 = random_beats(config, 65536 // B, seed=seed + 3)
+    k65.last[:] = False
+    k65.last[-1] = True
+    half = random_beats(config, 600, seed=seed + 4)
+    half.last[:] = False
+    half.last[[9, 99, 599]] = True
+    flags = (np.asarray(half.w_scale) >> 7).astype(bool)[:, None] & f.adaptive
+    (fp_kept, fp_neg), (int_kept, int_neg) = (_negated_codes(config, False),
+                                              _negated_codes(config, f.adaptive))
+    pos_w = np.where(flags, int_kept[half.w], fp_kept[half.w])
+    neg_w = np.where(flags, int_neg[half.w], fp_neg[half.w])
+    # Segment j of `half` and then its negation, as one segment.
+    cancel = []
+    for lo, hi in ((0, 10), (10, 100), (100, 600)):
+        pos = Beats(config, half.a[lo:hi], half.a_scale[lo:hi], pos_w[lo:hi],
+                    half.w_scale[lo:hi], np.zeros(hi - lo, bool))
+        neg = Beats(config, half.a[lo:hi], half.a_scale[lo:hi], neg_w[lo:hi],
+                    half.w_scale[lo:hi], np.arange(hi - lo) == hi - lo - 1)
+        cancel += [pos, neg]
+    a, sa, w, sw = largest_term(config)
+    longest = kulisch.geometry(config).longest_exact_segment
+    runs = []
+    for n in (longest, longest + 1):
+        last = np.zeros(n, bool)
+        last[-1] = True
+        runs.append(Beats(config, np.tile(a, (n, 1)), np.full(n, sa, np.uint8),
+                          np.tile(w, (n, 1)), np.full(n, sw, np.uint8), last))
+    return concat(k65, *cancel, *runs)
 
 
 def concat(*streams: Beats) -> Beats:

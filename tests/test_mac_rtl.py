@@ -38,6 +38,12 @@ FAST_CONFIGS = [
 FAST_PIPELINED = [("if4", "g2", 8, "max", 2), ("nvfp4", "lane", 8, "max", 1),
                   ("if4", "g4", 16, "product,tree:1", 4), ("mxfp4", "fused", 8, 2, 2)]
 
+#: The exact arch (its directed limits included: a 65,536-element segment,
+#: cancellation to +0, the longest exact segment and an overflow): with a
+#: divider (if4, if6_e2m3), without (nvfp4, deferred), pipelined.
+FAST_EXACT = [("if4", "exact", 16), ("nvfp4", "exact", 8, "max"),
+              ("if6_e2m3", "exact", 8, 1), ("if3", "exact", 8, 0, 1, "deferred")]
+
 
 def _quiet(fn):
     """Build-and-drop components warn about never being elaborated when collected."""
@@ -106,7 +112,9 @@ LINT_CONFIGS = [pytest.param(c, marks=pytest.mark.slow)
                 if c.group == 1 and (c.format.name, c.block_size) != ("if4", 16) else c
                 for c in DEFAULT_CONFIGS] + [
     Config.make("if4", "fused", 16, expansion="deferred"),
-    pytest.param(Config.make("if4", "lane", 16, expansion="deferred"), marks=pytest.mark.slow)]
+    pytest.param(Config.make("if4", "lane", 16, expansion="deferred"), marks=pytest.mark.slow),
+    Config.make("if4", "exact", 16), Config.make("nvfp4", "exact", 16),
+    Config.make("if6_e2m3", "exact", 16, expansion="deferred")]
 
 
 @pytest.mark.parametrize("config", LINT_CONFIGS, ids=str)
@@ -137,7 +145,7 @@ def test_iverilog_compiles(tmp_path):
     assert p.returncode == 0, p.stderr
 
 
-@pytest.mark.parametrize("spec", FAST_CONFIGS + FAST_PIPELINED, ids=str)
+@pytest.mark.parametrize("spec", FAST_CONFIGS + FAST_PIPELINED + FAST_EXACT, ids=str)
 def test_regression_subset(spec):
     """Corners, code-pair sweep, quantized tensors, random beats with gaps and a
     reset: zero mismatches in value, status and cycle."""
