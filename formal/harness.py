@@ -18,19 +18,26 @@ invariant, it does not stop at a depth).
 * `pipelined_unit`: a unit with P output registers equals its combinational
   version delayed by P cycles.
 * `adder_commutes`: Float32Adder(a, b) == Float32Adder(b, a), every bit.
+* `exact_scale`, `exact_round`: the exact arch's scale stage (class weight,
+  the scale part of a term) for every scale pair, and its end of segment
+  (correct rounding of the accumulator divided by d^2) for every
+  accumulator value, stated without a division.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
 
-from amaranth import Array, Const, Module, Mux, Signal, signed
+import numpy as np
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.hdl import Assert
 
 from ifmac.golden.config import Expansion
-from ifmac.golden.formats import E8M0_NAN, SCALE_INT_FLAG, SCALE_NAN_PAYLOAD, f32_bits
+from ifmac.golden.formats import E4M3, E8M0_NAN, SCALE_INT_FLAG, SCALE_NAN_PAYLOAD, f32_bits
 from ifmac.golden.model import STATUS_WIDTH, Status
+from ifmac.golden.kulisch import geometry
 from ifmac.hdl.fp import Float32Adder
+from ifmac.hdl.kulisch import ExactRound, ExactScale
 from ifmac.hdl.mac import MAC, used
 
 __all__ = ["datapath", "control", "pipelined_unit", "adder_commutes", "used"]
@@ -53,6 +60,35 @@ def _reference_rows(fmt) -> list[list[int]]:
             row.append(int(fixed))
         rows.append(row)
     return rows
+
+
+def exact_scale(config) -> tuple[Module, list]:
+    """The exact arch's scale stage (ExactScale, which its MAC instantiates;
+    its decode, product and group are the fused MAC's, proved by `datapath`)
+    for every pair of scale bytes: each side's significand and exponent
+    make the registry's E4M3 value, sig 2^(E+9) = s 2^9; the class weight is
+    d^2 C^k (1 without INT blocks); sw and shift are their product and sum,
+    so sw 2^shift = (sa 2^9)(sb 2^9) w. (Stated as one product, the
+    multipliers take a SAT solver minutes; stated so, seconds.)"""
+    f = config.format
+    m = Module()
+    dut = ExactScale(config)
+    m.submodules.scale = used(dut).elaborate(None)       # its `parts` are seen
+    scales = Signal(8, name="a_scale"), Signal(8, name="w_scale")
+    m.d.comb += [dut.a_scale.eq(scales[0]), dut.w_scale.eq(scales[1])]
+    units = [int(v * 512) for v in E4M3.decode(np.arange(128, dtype=np.uint8))]
+    table = Array(Const(u, 18) for u in units)
+    c = f.int.expansion if f.adaptive else Fraction(1)
+    weights = [int(c.denominator ** 2 * c ** k) for k in range(3)]
+    int_sides = (scales[0][7].as_unsigned() + scales[1][7].as_unsigned()) if f.adaptive else 0
+    weight = Array(Const(w, 16) for w in weights)[int_sides]
+    (sig_a, e_a), (sig_b, e_b) = dut.parts
+    m.d.comb += [Assert((sig << e) == table[s[:7]], f"scale {side} = sig 2^E")
+                 for side, (sig, e), s in zip("ab", dut.parts, scales)]
+    m.d.comb += [Assert(dut.weight == weight, "class weight"),
+                 Assert(dut.sw == sig_a * sig_b * dut.weight, "sw = sig_a sig_b w"),
+                 Assert(dut.shift == e_a + e_b, "shift = E_a + E_b + 18")]
+    return m, list(scales)
 
 
 def datapath(dut: MAC) -> tuple[Module, list]:
@@ -142,8 +178,14 @@ def control(dut: MAC) -> tuple[Module, list]:
         m.d.sync += [v.eq(due_valid), s.eq(due_status)]
         due_valid, due_status = v, s
     m.d.comb += Assert(dut.result_valid == due_valid, "result_valid latency cycles after last")
+    # The exact arch's ACC_OVERFLOW depends on the data, not the control:
+    # simulation checks it (the longest segment and one beat more).
+    scale_bits = [k.bit for k in Status if k != Status.ACC_OVERFLOW]
     with m.If(dut.result_valid):
-        m.d.comb += Assert(dut.status == due_status, "status of the segment")
+        m.d.comb += Assert(Cat(dut.status[b] for b in scale_bits) ==
+                           Cat(due_status[b] for b in scale_bits), "status of the segment")
+        if not dut.config.exact:
+            m.d.comb += Assert(dut.status[Status.ACC_OVERFLOW.bit] == 0, "no overflow flag")
     return m, _mac_inputs(dut)
 
 
@@ -184,3 +226,43 @@ def adder_commutes() -> tuple[Module, list]:
                  Assert(ab.result == ba.result, "a + b == b + a")]
     return m, [a, b]
 
+
+def exact_round(config, stage=None) -> tuple[Module, list]:
+    """The exact arch's end of segment (ExactRound) for every accumulator
+    value: its result r = m 2^e (m the 24-bit significand) is the value
+    v = total 2^L / divisor rounded to nearest, ties to even, stated without
+    a division: |total 2^(L+K) - m divisor 2^(e+K)| <= divisor 2^(e+K-1),
+    even m on equality; +0 for 0; sign of total; never subnormal, infinite
+    or NaN (no E4M3 segment reaches those). `stage`: another class than
+    ExactRound (a mutant)."""
+    g = geometry(config)
+    m = Module()
+    m.submodules.dut = dut = (stage or ExactRound)(config)
+    total = Signal(signed(g.width), name="total")
+    m.d.comb += [dut.total.eq(total), dut.status.eq(0), dut.valid.eq(1), dut.last.eq(1)]
+    r = dut.result
+    mag = Signal(g.width, name="ref_mag")
+    m.d.comb += mag.eq(Mux(total < 0, -total, total))
+    field = r[23:31]
+    sig = Cat(r[:23], Const(1, 1))
+    # In units of 2^(L-K): total 2^K, and m divisor 2^(e - L + K) with
+    # e = field - 150; K makes the smallest shift non-negative.
+    K = max(0, -(1 - 150 - g.lsb_exp) + 1)
+    shift = Signal(range(256 + K + 1), name="ref_shift")
+    m.d.comb += shift.eq(field + (K - 150 - g.lsb_exp))
+    width = g.width + K + 40
+    x = Signal(width, name="ref_x")
+    y = Signal(width, name="ref_y")
+    half = Signal(width, name="ref_half")
+    m.d.comb += [x.eq(mag << K), y.eq((sig * g.divisor) << shift),
+                 half.eq(Const(g.divisor, 16) << shift >> 1)]
+    diff = Signal(width + 1, name="ref_diff")
+    m.d.comb += diff.eq(Mux(x >= y, x - y, y - x))
+    with m.If(total == 0):
+        m.d.comb += Assert(r == 0, "an exact zero is +0")
+    with m.Else():
+        m.d.comb += [Assert(r[31] == total[-1], "sign"),
+                     Assert((field != 0) & (field != 255), "normal"),
+                     Assert(diff <= half, "within half an ulp"),
+                     Assert((diff != half) | ~r[0], "ties to even")]
+    return m, [total]

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
+from amaranth import Const
 from amaranth.back import rtlil
 
 from ifmac.engine import progress_prefix, run_units, table, write_json
@@ -32,7 +33,10 @@ from ifmac.golden.errors import InputError
 from ifmac.golden.formats import BLOCK_SIZES, FORMAT_NAMES, get_format
 from ifmac.golden.model import ARCHS
 from ifmac.hdl.fp import FixedToFloat32, Float32Adder, Float32Multiplier
+from ifmac.golden.kulisch import geometry
+from ifmac.hdl.kulisch import ExactRound
 from ifmac.hdl.mac import DEFAULT_CONFIGS, MAC
+from ifmac.sim.regress import EXACT_CONFIGS
 from ifmac.tech import DEFAULT_TECH, Technology, find_liberty, technology_of
 from ifmac.tools import Verdict, abc_executable, warm_yosys, yosys_tool
 
@@ -47,6 +51,7 @@ class Kind(enum.StrEnum):
     """Proof kinds, in report order."""
     DATAPATH = "datapath"
     CONTROL = "control"
+    ROUND = "round"
     FP_UNIT = "fp_unit"
     NETLIST = "netlist"
 
@@ -81,11 +86,25 @@ FP_PIPELINES = (1, 2)
 #: Control proofs also run on pipelined MACs of these configurations.
 PIPELINED_CONTROL = [Config.make("if4", a, 16, p) for a in ARCHS for p in (1, 2)]
 
+#: The exact arch at B = 16: every E4M3-scaled format, and the IF formats
+#: with the deferred expansion (datapath, and the end of segment's rounding).
+EXACT_PROVED = [c for c in EXACT_CONFIGS if c.block_size == 16]
+#: Its control: unpipelined, and with 1 and 2 cuts (accumulate, group).
+EXACT_CONTROL = [Config.make(f, "exact", 16, p) for f in ("if4", "nvfp4") for p in (0, 1, 2)]
+#: The exact MACs of make synth whose netlists are proved.
+EXACT_NETLISTS = [Config.make(f, "exact", 16) for f in ("if4", "nvfp4")]
+#: The end-of-segment proofs of `make formal`: no divisor (NVFP, NVINT,
+#: deferred), IF3's 9 (under a minute) and IF4's 49 (about 8 minutes);
+#: `make formal-all` (`--every-lane`) adds IF6's 961 and 3844, whose
+#: divider ABC takes far longer on; simulation checks every one of them.
+ROUND_DIVISORS = (1, 9, 49)
+
 
 class Mutant(enum.StrEnum):
     """A deliberate defect."""
     DECODE_ENTRY = "decode_entry"
     LATENCY = "latency"
+    ROUND_STICKY = "round_sticky"
     NETLIST_CELL = "netlist_cell"
 
 
@@ -128,11 +147,18 @@ class Proof:
         if self.mutant:
             return f"a proof of a design with a mutated {self.mutant.replace('_', ' ')} fails"
         return {
-            "datapath": "decoded values, exact products, D (fused) and C equal the registry's "
-                        "tables, for all inputs",
+            "datapath": ("the exact arch's class weight and the scale part of its term "
+                         "equal the registry's, for every scale pair (its decode, products "
+                         "and D are the fused MAC's stages, proved there)"
+                         if self.config is not None and self.config.exact else
+                         "decoded values, exact products, D (fused) and C equal the "
+                         "registry's tables, for all inputs"),
             "control": "result_valid exactly latency cycles after each last beat and never "
                        "else; status = OR of the segment's flags; gaps and reset as "
                        "contract §4, for every input sequence",
+            "round": "the exact arch's end of segment: the result is the accumulator times "
+                     "2^L / d^2 rounded to nearest even (a zero +0, the sign kept, never "
+                     "subnormal or infinite), for every accumulator value",
             "netlist": "the synthesized netlists (generic gates, Liberty cells) equal the RTL, "
                        "registers as cut points, for every input and state",
             "fp_unit": ("a + b == b + a, bit for bit, for all a, b"
@@ -162,6 +188,15 @@ class _WrongLatencyMAC(MAC):
         return super().latency + 1
 
 
+class _NoStickyRound(ExactRound):
+    """The exact arch's rounding without its sticky bit: a tie where the
+    value is above it."""
+
+    @staticmethod
+    def sticky(below, remainder):
+        return Const(0, 1)
+
+
 #: The MAC class of each mutant.
 _MUTANT_MACS = {Mutant.DECODE_ENTRY: _WrongDecodeMAC, Mutant.LATENCY: _WrongLatencyMAC}
 
@@ -177,6 +212,10 @@ def design(proof: Proof) -> str:
             m, ports = harness.adder_commutes()
         else:
             m, ports = harness.pipelined_unit(FP_UNITS[proof.unit], proof.pipeline)
+    elif proof.kind == Kind.DATAPATH and proof.config.exact:
+        m, ports = harness.exact_scale(proof.config)
+    elif proof.kind == Kind.ROUND:
+        m, ports = harness.exact_round(proof.config, _NoStickyRound if proof.mutant else None)
     else:
         build = harness.datapath if proof.kind == Kind.DATAPATH else harness.control
         m, ports = build(_mac(proof))
@@ -304,11 +343,15 @@ def all_proofs(kinds=KINDS, every_lane: bool = False,
     # The deferred expansion changes only S's constants: its datapath.
     proofs += [Proof(Kind.DATAPATH, Config.make(f, "fused", 16, expansion="deferred"))
                for f in FORMAT_NAMES if get_format(f).adaptive]
+    proofs += [Proof(Kind.DATAPATH, c) for c in EXACT_PROVED]
     proofs += [Proof(Kind.CONTROL, c) for c in DEFAULT_CONFIGS + PIPELINED_CONTROL
-               + [Config.make("if4", a, 16, expansion="deferred") for a in ARCHS]]
+               + [Config.make("if4", a, 16, expansion="deferred") for a in ARCHS]
+               + EXACT_CONTROL]
+    proofs += [Proof(Kind.ROUND, c) for c in EXACT_PROVED
+               if every_lane or geometry(c).divisor in ROUND_DIVISORS]
     proofs += [Proof(Kind.FP_UNIT, unit=u, pipeline=p) for u in FP_UNITS for p in FP_PIPELINES]
     proofs.append(Proof(Kind.FP_UNIT, unit="adder_commutes"))
-    proofs += [Proof(Kind.NETLIST, c) for c in DEFAULT_CONFIGS
+    proofs += [Proof(Kind.NETLIST, c) for c in DEFAULT_CONFIGS + EXACT_NETLISTS
                if c.group == c.block_size or every_lane
                or (c.format.name, c.block_size) in NETLIST_LANES]
     proofs += MUTANTS
@@ -321,6 +364,7 @@ def all_proofs(kinds=KINDS, every_lane: bool = False,
 #: synthesize into the same folder at once).
 MUTANTS = [Proof(Kind.DATAPATH, Config.make("if4", "fused", 8), mutant=Mutant.DECODE_ENTRY),
            Proof(Kind.CONTROL, Config.make("if4", "fused", 8), mutant=Mutant.LATENCY),
+           Proof(Kind.ROUND, Config.make("nvfp4", "exact", 8), mutant=Mutant.ROUND_STICKY),
            Proof(Kind.NETLIST, Config.make("nvfp3", "fused", 8), mutant=Mutant.NETLIST_CELL)]
 
 
@@ -328,6 +372,7 @@ def quick_proofs() -> list[Proof]:
     """The subset `make test` runs: one of each kind, small."""
     return [Proof(Kind.DATAPATH, Config.make("if4", "fused", 8)),
             Proof(Kind.CONTROL, Config.make("if4", "lane", 8)),
+            Proof(Kind.ROUND, Config.make("nvfp4", "exact", 8)),
             Proof(Kind.CONTROL, Config.make("nvfp4", "fused", 8, 1)),
             Proof(Kind.FP_UNIT, unit="fixed_to_float", pipeline=1), *MUTANTS]
 

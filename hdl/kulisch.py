@@ -56,7 +56,13 @@ class ExactScale(wiring.Component):
             normal = e != 0
             parts.append((Mux(normal, Cat(frac, Const(1, 1)), frac),
                           Mux(normal, e - 1, 0)))            # E - (-9)
-        (sig_a, e_a), (sig_b, e_b) = parts
+        # Named, for the proofs (ifmac.formal.harness.exact_scale).
+        self.parts = []
+        for side, (sig, e) in zip("ab", parts):
+            named = Signal(SCALE_SIG_BITS, name=f"sig_{side}"), Signal(4, name=f"exp_{side}")
+            m.d.comb += [named[0].eq(sig), named[1].eq(e)]
+            self.parts.append(named)
+        (sig_a, e_a), (sig_b, e_b) = self.parts
         if f.adaptive:
             int_sides = self.a_scale[7] + self.w_scale[7]
             m.d.comb += self.weight.eq(Mux(int_sides == 0, g.weights[0],

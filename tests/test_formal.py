@@ -55,6 +55,7 @@ def test_mutants_cover_the_datapath_the_control_and_the_netlist():
     assert set(MUTANTS) <= set(quick)
     assert {(m.kind, m.mutant) for m in MUTANTS} == {("datapath", "decode_entry"),
                                                          ("control", "latency"),
+                                                         ("round", "round_sticky"),
                                                          ("netlist", "netlist_cell")}
 
 
@@ -85,9 +86,16 @@ def test_make_formal_set():
             "netlist/ifmac_mxfp4_fused_b32", "netlist/ifmac_nvfp4_fused_b8",
             "netlist/ifmac_if4_lane_b16"} <= names
     assert "netlist/ifmac_if3_lane_b16" not in names
+    # The exact arch: datapath of every E4M3 format and deferred IF format,
+    # control unpipelined and pipelined, the rounding without a divider.
+    assert {"datapath/ifmac_nvint6_exact_b16", "datapath/ifmac_if6_e2m3_exact_b16_deferred",
+            "control/ifmac_if4_exact_b16_p_group_accumulate", "round/ifmac_nvfp4_exact_b16",
+            "round/ifmac_if4_exact_b16_deferred", "netlist/ifmac_if4_exact_b16"} <= names
+    assert {"round/ifmac_if4_exact_b16", "round/ifmac_if3_exact_b16"} <= names
     every = {p.name for p in proofs.all_proofs(every_lane=True)}
-    assert every - names == {f"netlist/{c.name}" for c in DEFAULT_CONFIGS
-                             if c.arch == "lane"} - names
+    assert every - names == ({f"netlist/{c.name}" for c in DEFAULT_CONFIGS if c.arch == "lane"}
+                             | {"round/ifmac_if6_e2m3_exact_b16",
+                                "round/ifmac_if6_e3m2_exact_b16"}) - names
     assert {p.name for p in MUTANTS} <= names
     assert len(names) == len(proofs.all_proofs())
 
@@ -144,18 +152,35 @@ def test_datapath_twins_are_the_same_rtl(fmt, twin):
     """`make formal` proves an MX format's datapath through its NVFP twin:
     their decode, product and group modules are the same Verilog, but for
     the module names."""
+    mine, theirs = _front_stages(Config.make(fmt, "fused", 8)), _front_stages(
+        Config.make(twin, "fused", 8))
+    assert set(mine) == {"decode", "product", "group"} and mine == theirs
+
+
+def _front_stages(config: Config) -> dict:
+    """The Verilog of a MAC's decode, product and group modules, its own name
+    replaced by TOP."""
     import re
     from ifmac.hdl.verilog import convert
+    dut = MAC(config)
+    text = convert(dut, dut.name)
+    mods = re.findall(r"^module (\S+)(.*?)^endmodule", text, re.M | re.S)
+    # The backend numbers its own dummy registers per design: not RTL.
+    return {m.split(".", 1)[1]: re.sub(r"dump_module\$\d+", "dump_module",
+                                       body.replace(dut.name, "TOP"))
+            for m, body in mods
+            if m.split(".", 1)[-1].split(" ")[0] in ("decode", "product", "group")}
 
-    def stages(name):
-        dut = MAC(Config.make(name, "fused", 8))
-        text = convert(dut, dut.name)
-        mods = re.findall(r"^module (\S+)(.*?)^endmodule", text, re.M | re.S)
-        out = {m.split(".", 1)[1]: body.replace(dut.name, "TOP") for m, body in mods
-               if m.split(".", 1)[-1].split(" ")[0] in ("decode", "product", "group")}
-        return out
-    mine, theirs = stages(fmt), stages(twin)
-    assert set(mine) == {"decode", "product", "group"} and mine == theirs
+
+@pytest.mark.parametrize("fmt", ["if4", "nvint6", "if6_e2m3"])
+def test_exact_front_is_the_fused_rtl(fmt):
+    """The exact arch's datapath proof covers its scale part only: its
+    decode, product and group modules are the fused MAC's Verilog, whose
+    datapath proof covers them."""
+    exact = _front_stages(Config.make(fmt, "exact", 16, expansion="deferred"
+                                      if fmt == "if6_e2m3" else "scale"))
+    assert set(exact) == {"decode", "product", "group"}
+    assert exact == _front_stages(Config.make(fmt, "fused", 16))
 
 
 def _sides(mutant: bool):
