@@ -25,21 +25,30 @@ from ifmac.tools import YosysTool, find_sta, yosys_tool
 from . import signoff
 from .flow import Result, synthesize
 from .power import load_library
-from .records import BASELINES, report_records
+from .records import BASELINES, report_records, twin
 from .render import YOWASP_NOTE, fmt_num, write_reports
 
-__all__ = ["DEFAULT_SYNTH_CONFIGS", "ALL_SYNTH_CONFIGS", "FAMILY_CONFIGS", "PARTS", "GateLevel", "Mode", "Options",
+__all__ = ["DEFAULT_SYNTH_CONFIGS", "ALL_SYNTH_CONFIGS", "MODE_SYNTH_CONFIGS", "FAMILY_CONFIGS", "PARTS", "GateLevel", "Mode", "Options",
            "with_baselines", "ladder", "fit", "run"]
 
+#: IF4 with the deferred expansion (fused, lane) and the exact arch (both
+#: expansions) against NVFP4 and NVINT4 in the exact arch; with_baselines
+#: adds the nvfp4 exact MAC.
+MODE_SYNTH_CONFIGS = [Config.make("if4", a, expansion="deferred") for a in ("fused", "lane")] + [
+    Config.make("if4", "exact"), Config.make("if4", "exact", expansion="deferred"),
+    Config.make("nvint4", "exact")]
+
 #: `make synth-all` (--every-lane): every format x both archs at its own
-#: block size (MX 32, the others 16); with_baselines adds nvfp4 at 32 and
-#: mxfp4 at 16.
-ALL_SYNTH_CONFIGS = [Config.make(f, a) for f in FORMAT_NAMES for a in ARCHS]
+#: block size (MX 32, the others 16), and the modes above; with_baselines
+#: adds nvfp4 at 32 and mxfp4 at 16.
+ALL_SYNTH_CONFIGS = [Config.make(f, a) for f in FORMAT_NAMES for a in ARCHS] + MODE_SYNTH_CONFIGS
 
 #: `make synth`: the same without the lane MACs at B = 32 (the MX formats'),
-#: which take 4-6 minutes of Yosys each in IHP SG13G2 and would take `make
-#: synth` past its 25 minutes; their fused MACs and every lane at 16 stay.
-DEFAULT_SYNTH_CONFIGS = [c for c in ALL_SYNTH_CONFIGS if c.group > 1 or c.block_size < 32]
+#: which take 4-6 minutes of Yosys each in IHP SG13G2, and the deferred
+#: if4 lane MAC (with its gate-level run in make signoff, about 8 minutes),
+#: which would take `make synth` or `make signoff` past their 25 minutes.
+DEFAULT_SYNTH_CONFIGS = [c for c in ALL_SYNTH_CONFIGS if c.group > 1 or
+                         (c.block_size < 32 and c.expansion == "scale")]
 
 #: `make family` (--family): the design space between lane and fused, every
 #: format at B = 16 with groups of 1, 4 and 16.
@@ -51,8 +60,8 @@ def with_baselines(configs: list[Config]) -> list[Config]:
     """`configs` plus the nvfp4 and mxfp4 configurations of the same shape
     (group, block size, pipeline), so that every record has its ratios."""
     configs = list(dict.fromkeys(configs))
-    extra = [c.replace(fmt=base) for c in configs for base in BASELINES]
-    return list(dict.fromkeys(configs + extra))
+    extra = [twin(c, fmt=base) for c in configs for base in BASELINES]
+    return list(dict.fromkeys(configs + [c for c in extra if c]))
 
 
 #: The signoff parts `ifmac synth` runs unless told not to.

@@ -19,7 +19,7 @@ from ifmac.hdl.mac import STAGES
 from .flow import METRICS, OTHER_STAGE, Figures, Result
 
 __all__ = ["BASELINE", "MX_BASELINE", "BASELINES", "REPORT_STAGES", "SIGNOFF_METRICS",
-           "Record", "report_records", "unpipelined", "common_clock", "energy_at",
+           "Record", "twin", "report_records", "unpipelined", "common_clock", "energy_at",
            "common_clock_rows", "pair_cost", "fp_baseline"]
 
 BASELINE = "nvfp4"
@@ -66,13 +66,19 @@ def _stage_sum(r: Result, metric: str):
     return round(sum(values), 2) if isinstance(values[0], float) else sum(values)
 
 
-def _twin(config: Config, **changes) -> str | None:
-    """The name of `config` with other parameters, None where it has no such
-    twin (a cut the other arch does not have)."""
+def twin(config: Config, **changes) -> Config | None:
+    """`config` with other parameters, None where it has no such twin (a cut
+    the other arch does not have, an MX format in the exact arch)."""
     try:
-        return config.replace(**changes).name
+        return config.replace(**changes)
     except InputError:
         return None
+
+
+def _twin(config: Config, **changes) -> str | None:
+    """The name of `twin`, or None."""
+    other = twin(config, **changes)
+    return other and other.name
 
 
 @dataclass
@@ -91,6 +97,9 @@ class Record:
     fp_baseline: str | None
     ratio_to_fp_baseline: dict | None
     ratio_fused_to_lane: dict | None
+    #: The exact arch and the deferred expansion: ratios to the same
+    #: format's fused MAC with the paper's expansion.
+    ratio_to_fused: dict | None
 
     def to_json(self) -> dict:
         c = self.config
@@ -102,7 +111,8 @@ class Record:
                 "stage_sum": self.stage_sum, "ratio_to_nvfp4": self.ratio_to_nvfp4,
                 "ratio_to_mxfp4": self.ratio_to_mxfp4, "fp_baseline": self.fp_baseline,
                 "ratio_to_fp_baseline": self.ratio_to_fp_baseline,
-                "ratio_fused_to_lane": self.ratio_fused_to_lane, "expansion": c.expansion}
+                "ratio_fused_to_lane": self.ratio_fused_to_lane,
+                "ratio_to_fused": self.ratio_to_fused, "expansion": c.expansion}
 
 
 def report_records(results: list[Result]) -> list[Record]:
@@ -126,8 +136,11 @@ def report_records(results: list[Result]) -> list[Record]:
             ratio_to_mxfp4=_ratios(r, base[MX_BASELINE]),
             fp_baseline=own,
             ratio_to_fp_baseline=_ratios(r, by_name.get(_twin(c, fmt=own))) if own else None,
-            ratio_fused_to_lane=(None if None in ends or c.group not in (1, c.block_size)
-                                 else _ratios(ends[1], ends[0]))))
+            ratio_fused_to_lane=(None if None in ends or c.exact
+                                 or c.group not in (1, c.block_size)
+                                 else _ratios(ends[1], ends[0])),
+            ratio_to_fused=(_ratios(r, by_name.get(_twin(c, arch="fused", expansion="scale")))
+                            if c.exact or c.expansion != "scale" else None)))
     return records
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ifmac.engine import table, write_json
-from ifmac.golden.config import ARCHS, Config
+from ifmac.golden.config import ARCH_NAMES, ARCHS, EXACT, Config
 from ifmac.golden.formats import FORMAT_NAMES, get_format
 
 from ifmac.tech import Technology
@@ -127,11 +127,13 @@ def _markdown(records: list[dict], liberty: str | None, tool: str,
                   "stages are joined) is counted in full, so the stages add up to more than "
                   "the flat total, which is the real figure. "
                   "`reduce` is the reduction across lanes: the exact integer "
-                  "sum of the products in `fused`, the FP32 tree in `lane`; `registers` is "
+                  "sum of the products in `fused`, the FP32 tree in `lane`, the "
+                  "normalize, divide by d^2 and round after the segment in `exact`; "
+                  "`registers` is "
                   "the top module's own logic (registers between stages, status, control).",
                   ""]
-        for a in ARCHS:
-            cols = [f for f in fmts if (f, a, b) in by_key]
+        for a in ARCH_NAMES:
+            cols = [f for f in FORMAT_NAMES if (f, a, b) in by_key]
             if not cols:
                 continue
             lines += [f"### {a}", ""]
@@ -183,6 +185,56 @@ def _common_clock_markdown(rows: list[dict], clock_ns: float | None, main: str,
         fmt_num(r["energy_pj_per_mac"], 3), _fmt_ratio(r["energy_vs_nvfp4"])] for r in rows))
     lines.append("")
     return lines
+
+
+def _modes_markdown(records: list[dict], clock_ns: float | None, main: str,
+                    main_name: str) -> list[str]:
+    """Each format's unpipelined MACs in every arch and expansion mode that
+    ran, against the nvfp4 fused MAC of the same block size (the cheapest
+    NVFP4 design) and against the nvfp4 MAC of the same arch, area and
+    energy per MAC at `clock_ns`; then each format's cheapest design."""
+    flat = [r for r in records if (r["pipeline"], r["interleave"]) == ("0", 1)]
+    if not any(r["arch"] == EXACT or r["expansion"] != "scale" for r in flat):
+        return []
+    lines = ["## Every arch and expansion mode against NVFP4", "",
+             f"Unpipelined MACs. Energy per MAC at {fmt_num(clock_ns, 1)} ns (the common "
+             "clock; \"-\": no gate-level power run). `/ nvfp4 fused`: divided by the NVFP4 "
+             "fused MAC of the same block size, the cheapest NVFP4 design; `/ nvfp4 same "
+             "arch`: by the NVFP4 MAC of the same arch (exact: NVFP4 exact). deferred: "
+             "the result in units of 1/d^2 (docs/contract.md §3); exact: the correctly "
+             "rounded segment, deferred: of d^2 times it.", ""]
+    head = ["configuration", "arch", "expansion", main_name, "pJ/MAC",
+            f"{main_name} / nvfp4 fused", "pJ/MAC / nvfp4 fused",
+            f"{main_name} / nvfp4 same arch", "pJ/MAC / nvfp4 same arch"]
+    by_name = {r["top"]: r for r in flat}
+    cheapest = {}
+    for b in sorted({r["block_size"] for r in flat}):
+        base = by_name.get(Config.make(BASELINE, "fused", b).name)
+        rows = []
+        for r in sorted((r for r in flat if r["block_size"] == b),
+                        key=lambda r: (FORMAT_NAMES.index(r["format"]), r["arch"],
+                                       r["expansion"])):
+            e = energy_at(r, clock_ns) if clock_ns else None
+            base_e = energy_at(base, clock_ns) if base and clock_ns else None
+            area_ratio = _divided(r["total"][main], base and base["total"][main])
+            rows.append([r["top"], r["arch"], r["expansion"], fmt_num(r["total"][main]),
+                         fmt_num(e, 3), _fmt_ratio(area_ratio),
+                         _fmt_ratio(_divided(e, base_e)),
+                         _fmt_ratio(r["ratio_to_nvfp4"][main]),
+                         _fmt_ratio(r["ratio_to_nvfp4"]["energy_pj_per_mac"])])
+            best = cheapest.get((r["format"], b))
+            if best is None or r["total"][main] < best["total"][main]:
+                cheapest[(r["format"], b)] = r
+        lines += [f"### Block size {b}", ""] + table(head, rows) + [""]
+    pairs = [(cheapest[("if4", b)], cheapest[(BASELINE, b)]) for f, b in cheapest
+             if f == "if4" and (BASELINE, b) in cheapest]
+    for mine, theirs in pairs:
+        e = [energy_at(x, clock_ns) if clock_ns else None for x in (mine, theirs)]
+        lines.append(f"- cheapest IF4 design at B = {mine['block_size']}: {mine['top']}, "
+                     f"{main_name} {_fmt_ratio(_divided(mine['total'][main], theirs['total'][main]))}"
+                     f" and energy {_fmt_ratio(_divided(*e))} of the cheapest NVFP4 design "
+                     f"({theirs['top']})")
+    return lines + [""]
 
 
 def _families(by_key: dict, main: str, main_name: str) -> list[str]:
@@ -342,8 +394,8 @@ def _signoff_markdown(records: list[dict], missing: dict, clock_ns: float,
     return "\n".join(lines)
 
 
-def _divided(x: float, y: float) -> float | None:
-    return x / y if y else None
+def _divided(x: float | None, y: float | None) -> float | None:
+    return x / y if x is not None and y else None
 
 
 def _power_check_markdown(records: list[dict]) -> list[str]:
@@ -449,6 +501,7 @@ def write_reports(typed: list[Record], out_dir: Path, liberty: str | None, tool:
     paths = [write_json(out_dir / "area.json", doc), out_dir / "area.md"]
     paths[1].write_text(_markdown(records, liberty, tool, tech) + "\n"
                         + "\n".join(_common_clock_markdown(rows, common, main, main_name))
+                        + "\n".join(_modes_markdown(records, common, main, main_name))
                         + "\n" + _signoff_markdown(records, missing, clock_ns, tech))
     if _area_chart(records, groups, out_dir / "area.png", liberty):
         paths.append(out_dir / "area.png")

@@ -129,10 +129,17 @@ def test_baselines_and_fp_baseline():
     assert plan.with_baselines([c("if4", "lane", 8), c("if3", "lane", 8, "max", 2)]) == [
         c("if4", "lane", 8), c("if3", "lane", 8, "max", 2), c("nvfp4", "lane", 8),
         c("mxfp4", "lane", 8), c("nvfp4", "lane", 8, "max", 2), c("mxfp4", "lane", 8, "max", 2)]
-    assert len(plan.ALL_SYNTH_CONFIGS) == 2 * len(FORMAT_NAMES)
-    # make synth: all but the MX lanes at 32 (make synth-all has them).
-    mx_lanes = [c(f, "lane", 32) for f in FORMAT_NAMES if f.startswith("mx")]
-    assert plan.DEFAULT_SYNTH_CONFIGS == [x for x in plan.ALL_SYNTH_CONFIGS if x not in mx_lanes]
+    # The exact arch's baselines: nvfp4 exact, no mxfp4 (MX has no exact arch).
+    assert plan.with_baselines([c("if4", "exact", 16, expansion="deferred")]) == [
+        c("if4", "exact", 16, expansion="deferred"), c("nvfp4", "exact", 16)]
+    assert len(plan.ALL_SYNTH_CONFIGS) == 2 * len(FORMAT_NAMES) + 5
+    # make synth: all but the MX lanes at 32 and the deferred if4 lane (make
+    # synth-all has them).
+    slow = [c(f, "lane", 32) for f in FORMAT_NAMES if f.startswith("mx")] + [
+        c("if4", "lane", 16, expansion="deferred")]
+    assert plan.DEFAULT_SYNTH_CONFIGS == [x for x in plan.ALL_SYNTH_CONFIGS if x not in slow]
+    assert {c("if4", "exact", 16), c("if4", "fused", 16, expansion="deferred"),
+            c("if4", "exact", 16, expansion="deferred")} <= set(plan.DEFAULT_SYNTH_CONFIGS)
     assert c("mxfp4", "fused", 32) in plan.DEFAULT_SYNTH_CONFIGS
     assert c("nvint4", "fused", 16) in plan.DEFAULT_SYNTH_CONFIGS
     assert len(plan.FAMILY_CONFIGS) == 3 * len(FORMAT_NAMES)
@@ -267,3 +274,32 @@ def test_vendored_library_is_checked(tmp_path):
     path.write_text("library (broken) { }\n")
     again, how = find_liberty(tech=IHP_SG13G2, cache=tmp_path)
     assert again == path and "unpacked into" in how and path.stat().st_size > 1_000_000
+
+
+def test_modes_and_exact_report(tmp_path, capsys):
+    """The fused and exact if4 MACs in both expansions (generic gates, B = 8):
+    the exact one's baseline is nvfp4 exact (no MX exact arch); exact and
+    deferred records carry their ratio to the fused MAC with the paper's
+    expansion; area.md has the every-arch-and-mode table and the cheapest
+    designs."""
+    rc = main(["synth", "-f", "if4", "-g", "16", "-b", "8", "-j", "2", "--no-liberty",
+               "-o", str(tmp_path)])
+    assert rc == 0
+    doc = json.loads((tmp_path / "area.json").read_text())
+    recs = {r["top"]: r for r in doc["configurations"]}
+    assert set(recs) == {"ifmac_if4_fused_b8", "ifmac_if4_fused_b8_deferred",
+                         "ifmac_if4_exact_b8", "ifmac_if4_exact_b8_deferred",
+                         "ifmac_nvfp4_fused_b8", "ifmac_mxfp4_fused_b8",
+                         "ifmac_nvfp4_exact_b8"}
+    fused, exact = recs["ifmac_if4_fused_b8"], recs["ifmac_if4_exact_b8"]
+    assert fused["ratio_to_fused"] is None
+    assert exact["ratio_to_fused"]["cells"] == round(exact["total"]["cells"]
+                                                     / fused["total"]["cells"], 4)
+    assert exact["ratio_to_nvfp4"]["cells"] == round(
+        exact["total"]["cells"] / recs["ifmac_nvfp4_exact_b8"]["total"]["cells"], 4)
+    assert exact["ratio_to_mxfp4"]["cells"] is None
+    md = (tmp_path / "area.md").read_text()
+    assert "## Every arch and expansion mode against NVFP4" in md
+    assert "| ifmac_if4_exact_b8_deferred | exact | deferred |" in md
+    assert "- cheapest IF4 design at B = 8: " in md
+    capsys.readouterr()
