@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codec import dequantize, quantize, rules_for, tensor_scale
-from .config import Config
+from .config import EXACT, Config
 from .errors import InputError
-from .formats import FORMAT_NAMES
+from .formats import FORMAT_NAMES, get_format
 from .model import ARCHS, mac
 from .vectors import dot_product_beats
 
@@ -129,10 +129,13 @@ def measure(configs: list[Config], rule: str | None = None, rows: int = 64, K: i
 
 def measure_all(formats=FORMAT_NAMES, rows: int = 64, K: int = 4096, seed: int = 0,
                 progress=None) -> list[Accuracy]:
-    """Every format x rule x arch at the format's own block size."""
+    """Every format x rule x arch at the format's own block size (the exact
+    arch for the E4M3-scaled formats)."""
     out = []
     for name in formats:
         configs = [Config.make(name, arch) for arch in ARCHS]
+        if not get_format(name).scale.power_of_two:
+            configs.append(Config.make(name, EXACT))
         for rule in rules_for(name):
             out += measure(configs, rule, rows=rows, K=K, seed=seed)
             if progress:

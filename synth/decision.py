@@ -20,7 +20,7 @@ from pathlib import Path
 from ifmac.golden.accuracy import DISTRIBUTIONS, measure_all
 from ifmac.golden.codec import rules_for
 from ifmac.golden.formats import FORMAT_NAMES
-from ifmac.golden.model import ARCHS
+from ifmac.golden.config import ARCH_NAMES
 
 from ifmac.engine import table, write_json
 
@@ -81,7 +81,7 @@ def _markdown(rows: list[dict], metric: str | None) -> str:
     default = [r for r in rows if r["default_rule"]]
     if "if4" in {r["format"] for r in default}:
         lines += ["## IF4 against NVFP4, NVINT4 and MXFP4", ""]
-        for arch in ARCHS:
+        for arch in ARCH_NAMES:
             me = next((r for r in default if (r["format"], r["arch"]) == ("if4", arch)), None)
             for other in COMPARED:
                 o = next((r for r in default if (r["format"], r["arch"]) == (other, arch)), None)
@@ -135,9 +135,9 @@ def _chart(rows: list[dict], path: Path) -> bool:
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.5), squeeze=False)
-    markers = {"lane": "o", "fused": "s"}
+    markers = {"lane": "o", "fused": "s", "exact": "^"}
     for ax, (key, label) in zip(axes[0], panels):
-        for arch in ARCHS:
+        for arch in ARCH_NAMES:
             pts = [r for r in default if r["arch"] == arch and r[key]]
             ax.scatter([r[key] for r in pts], [r["sqnr_db"] for r in pts],
                        marker=markers[arch], label=arch)

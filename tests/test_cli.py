@@ -367,7 +367,11 @@ def test_sim_filters_select(capsys):
     deferred = select(expansion="deferred", format="if4")
     assert deferred and {(c.expansion, c.format.name) for c in deferred} == {("deferred", "if4")}
     assert {c.block_size for c in deferred} == {8, 16, 32}
-    with pytest.raises(ValueError, match="--format if3 --block-size 8 selects none of the 64"):
+    exact = select(arch="exact")
+    assert len(exact) == 19 and all(c.exact for c in exact)
+    assert select(arch="exact", expansion="deferred", format="if4") == [
+        Config.make("if4", "exact", 16, expansion="deferred")]
+    with pytest.raises(ValueError, match="--format if3 --block-size 8 selects none of the 83"):
         select(format="if3", block_size=8)
     rc, _, err = run(["sim", "-f", "if3", "-b", "8"], capsys)
     assert rc == 2 and "selects none" in err

@@ -404,7 +404,7 @@ def test_long_segment_vectorized_matches_sequential():
 
 def test_mac_rejects_bad_input():
     z = np.zeros((2, 16), np.uint8)
-    with pytest.raises(ValueError, match="unknown arch 'tree'; expected lane, fused or g<G>"):
+    with pytest.raises(ValueError, match="unknown arch 'tree'; expected lane, fused, g<G>"):
         mac("if4", "tree", z, [0, 0], z, [0, 0], [0, 1])
     with pytest.raises(ValueError, match=r"a has shape \(2, 16\); expected \(beats, 8\)"):
         mac("if4", "lane", z, [0, 0], z, [0, 0], [0, 1], block_size=8)

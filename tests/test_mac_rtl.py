@@ -76,7 +76,7 @@ def test_parameters_and_names():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(fmt="if5"), "unknown format 'if5'"),
-    (dict(fmt="if4", arch="tree"), "unknown arch 'tree'; expected lane, fused or g<G>"),
+    (dict(fmt="if4", arch="tree"), "unknown arch 'tree'; expected lane, fused, g<G>"),
     (dict(fmt="if4", arch="g3"), "group size 3 must divide the block size 16"),
     (dict(fmt="if4", block_size=12), "block_size must be one of 8, 16, 32, not 12"),
     (dict(fmt="if4", pipeline=-1), "pipeline -1: if4 fused b16 i1 has 0 to 5 optional cuts"),
