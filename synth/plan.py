@@ -18,7 +18,7 @@ from pathlib import Path
 from ifmac.engine import progress_prefix, run_units
 from ifmac.golden.config import ARCHS, INTERLEAVES, Config
 from ifmac.golden.errors import InputError
-from ifmac.golden.formats import FORMAT_NAMES
+from ifmac.golden.formats import FORMAT_NAMES, get_format
 from ifmac.tech import DEFAULT_TECH, Technology, find_cell_models, find_liberty
 from ifmac.tools import YosysTool, find_sta, yosys_tool
 
@@ -51,9 +51,11 @@ DEFAULT_SYNTH_CONFIGS = [c for c in ALL_SYNTH_CONFIGS if c.group > 1 or
                          (c.block_size < 32 and c.expansion == "scale")]
 
 #: `make family` (--family): the design space between lane and fused, every
-#: format at B = 16 with groups of 1, 4 and 16.
+#: format at B = 16 with groups of 1, 4 and 16, and the exact arch of the
+#: E4M3-scaled formats.
 FAMILY_GROUPS = (1, 4, 16)
-FAMILY_CONFIGS = [Config.make(f, g, 16) for f in FORMAT_NAMES for g in FAMILY_GROUPS]
+FAMILY_CONFIGS = [Config.make(f, g, 16) for f in FORMAT_NAMES for g in FAMILY_GROUPS] + [
+    Config.make(f, "exact", 16) for f in FORMAT_NAMES if not get_format(f).scale.power_of_two]
 
 
 def with_baselines(configs: list[Config]) -> list[Config]:

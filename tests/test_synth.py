@@ -142,7 +142,7 @@ def test_baselines_and_fp_baseline():
             c("if4", "exact", 16, expansion="deferred")} <= set(plan.DEFAULT_SYNTH_CONFIGS)
     assert c("mxfp4", "fused", 32) in plan.DEFAULT_SYNTH_CONFIGS
     assert c("nvint4", "fused", 16) in plan.DEFAULT_SYNTH_CONFIGS
-    assert len(plan.FAMILY_CONFIGS) == 3 * len(FORMAT_NAMES)
+    assert len(plan.FAMILY_CONFIGS) == 3 * len(FORMAT_NAMES) + 11      # + exact, E4M3 only
     # make signoff: every grouped MAC; lanes of the 4-bit formats at B = 16.
     assert GateLevel.DEFAULT.simulates(c("mxfp6_e3m2", "fused", 32))
     assert GateLevel.DEFAULT.simulates(c("if3", "g4", 16))
