@@ -141,3 +141,113 @@ def measure_all(formats=FORMAT_NAMES, rows: int = 64, K: int = 4096, seed: int =
             if progress:
                 progress(out[-1])
     return out
+
+
+# --------------------------------------------------------------------------
+# A checkpoint's weights
+# --------------------------------------------------------------------------
+
+#: `ifmac accuracy --model`: the formats and rules a checkpoint's weights are
+#: quantized with unless told otherwise.
+MODEL_SPECS = (("if4", "mse"), ("nvfp4", "static_6"), ("nvfp4", "mse"),
+               ("nvint4", "static_6"), ("mxfp4", "static_6"))
+
+#: Rows of a weight quantized at a time (memory: a few of them in float32).
+CHUNK_ROWS = 4096
+
+
+@dataclass
+class LayerAccuracy:
+    """One 2-D weight of a checkpoint under every (format, rule): SQNR in dB
+    and, for the IF formats, the share of its blocks that chose INT."""
+    name: str
+    shape: tuple[int, int]
+    signal: float
+    noise: dict[str, float]
+    int_share: dict[str, float]
+
+    @property
+    def params(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def sqnr_db(self, spec: str) -> float:
+        return _sqnr_db(self.signal, self.noise[spec])
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "params": self.params,
+                "sqnr_db": {s: round(self.sqnr_db(s), 3) for s in self.noise},
+                "int_share": {s: round(v, 4) for s, v in self.int_share.items()}}
+
+
+def spec_name(fmt: str, rule: str) -> str:
+    return f"{fmt}/{rule}"
+
+
+def check_specs(specs) -> list[tuple[str, str]]:
+    """(format, rule) pairs, each rule one of its format's."""
+    out = []
+    for fmt, rule in specs:
+        if rule not in rules_for(fmt):
+            raise InputError(f"rule {rule!r} does not apply to {fmt}; expected one of "
+                             f"{', '.join(rules_for(fmt))}")
+        out.append((get_format(fmt).name, rule))
+    return out
+
+
+def weight_accuracy(path, specs=MODEL_SPECS, progress=None) -> list[LayerAccuracy]:
+    """Every 2-D float weight of the checkpoint at `path` (ifmac.golden.
+    checkpoint) quantized along its last axis, the input dimension of a
+    (out, in) linear weight, in each format's own block size (the axis
+    zero-padded to a multiple of it; zeros quantize exactly), with the
+    whole tensor's amax as its global scale, streamed CHUNK_ROWS rows at a
+    time. `progress(k, layer)` after each weight."""
+    from .checkpoint import tensors
+    specs = check_specs(specs)
+    out = []
+    for t in tensors(path):
+        if not t.is_float or len(t.shape) != 2 or 0 in t.shape:
+            continue
+        rows, K = t.shape
+        chunks = [(lo, min(rows, lo + CHUNK_ROWS)) for lo in range(0, rows, CHUNK_ROWS)]
+        amax = max(float(np.abs(t.rows(lo, hi)).max()) for lo, hi in chunks)
+        signal = 0.0
+        noise = {spec_name(*s): 0.0 for s in specs}
+        int_blocks = {spec_name(*s): 0 for s in specs if get_format(s[0]).adaptive}
+        for lo, hi in chunks:
+            x = t.rows(lo, hi).astype(np.float32)
+            x64 = x.astype(np.float64)
+            signal += float(np.sum(x64 ** 2))
+            for fmt, rule in specs:
+                B = get_format(fmt).block_size
+                padded = np.pad(x, ((0, 0), (0, -K % B)))
+                q = quantize(padded, fmt, rule, B, amax=amax)
+                err = dequantize(q)[:, :K].astype(np.float64) - x64
+                noise[spec_name(fmt, rule)] += float(np.sum(err ** 2))
+                if spec_name(fmt, rule) in int_blocks:
+                    int_blocks[spec_name(fmt, rule)] += int(np.count_nonzero(q.scales & 0x80))
+        blocks = {s: rows * -(-K // get_format(s.split("/")[0]).block_size) for s in int_blocks}
+        layer = LayerAccuracy(t.name, (rows, K), signal, noise,
+                              {s: n / blocks[s] for s, n in int_blocks.items()})
+        out.append(layer)
+        if progress:
+            progress(len(out), layer)
+    if not out:
+        raise InputError(f"{path}: no 2-D float tensor to quantize")
+    return out
+
+
+def weight_totals(layers: list[LayerAccuracy]) -> dict:
+    """Per spec over every layer: SQNR of the pooled signal and noise, the
+    parameter-weighted mean of the layers' SQNR in dB, the share of INT
+    blocks weighted by parameters."""
+    params = sum(x.params for x in layers)
+    signal = sum(x.signal for x in layers)
+    out = {}
+    for s in layers[0].noise:
+        out[s] = {"sqnr_db": round(_sqnr_db(signal, sum(x.noise[s] for x in layers)), 3),
+                  "mean_layer_sqnr_db": round(sum(x.params * x.sqnr_db(s) for x in layers)
+                                              / params, 3)}
+        if s in layers[0].int_share:
+            out[s]["int_share"] = round(sum(x.params * x.int_share[s] for x in layers)
+                                        / params, 4)
+    return out

@@ -406,11 +406,13 @@ def _normalizer(amax: np.float32) -> tuple[np.float32, int]:
 
 
 def quantize(x, fmt, rule: str | None = None, block_size: int | None = None,
-             workers: int | None = None) -> QuantizedTensor:
+             workers: int | None = None, amax: float | None = None) -> QuantizedTensor:
     """Quantize a float tensor along its last axis in blocks of `block_size`
     (None: the format's own, 32 for MX and 16 for the others), under `rule`
     (rules_for(fmt); None: the format's default), on `workers` threads
-    (None: one per CPU this process may run on)."""
+    (None: one per CPU this process may run on). `amax`: the whole tensor's
+    largest magnitude when `x` is a slice of it (no larger than the slice's
+    own is refused), so slices quantize as the tensor would."""
     f = get_format(fmt)
     B = f.block_size if block_size is None else check_block_size(block_size)
     rule = _check_rule(rule, f)
@@ -422,7 +424,11 @@ def quantize(x, fmt, rule: str | None = None, block_size: int | None = None,
         # No global scale; 1 is what the reference returns as amax.
         amax = np.float32(1)
     else:
-        amax = np.float32(np.abs(x32).max()) if x32.size else np.float32(0)
+        own = np.float32(np.abs(x32).max()) if x32.size else np.float32(0)
+        if amax is not None and not np.float32(amax) >= own:
+            raise InputError(f"amax {amax!r} is below the slice's own largest magnitude "
+                             f"{float(own):.6g}; expected the whole tensor's")
+        amax = own if amax is None else np.float32(amax)
         with np.errstate(over="ignore"):
             enc = np.float32(q * smax) / amax if amax else np.float32(0)
         if not np.isfinite(enc):

@@ -407,6 +407,10 @@ def cmd_synth(args) -> int:
 def cmd_accuracy(args) -> int:
     from pathlib import Path
     from ifmac.synth import decision
+    if args.model:
+        return _model_accuracy(args)
+    if args.rule:
+        raise InputError("--rule applies to --model (the decision report runs every rule)")
     if args.k % 32:
         raise InputError(f"--k {args.k}; expected a multiple of 32 (every block size)")
     t0 = time.perf_counter()
@@ -415,6 +419,61 @@ def cmd_accuracy(args) -> int:
                          rows=args.rows, K=args.k)
     print(f"ifmac accuracy: {time.perf_counter() - t0:.1f} s -> "
           f"{', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _model_accuracy(args) -> int:
+    """`ifmac accuracy --model PATH`: a checkpoint's weights, layer by layer."""
+    from pathlib import Path
+    from ifmac.golden import accuracy
+    from ifmac.engine import table, write_json
+    from ifmac.golden.codec import rules_for
+    if args.format:
+        specs = [(f, r) for f in args.format for r in (args.rule or rules_for(f)[:1])]
+    elif args.rule:
+        raise InputError("--rule needs --format (the default formats have their own rules)")
+    else:
+        specs = list(accuracy.MODEL_SPECS)
+    specs = accuracy.check_specs(specs)
+    names = [accuracy.spec_name(*s) for s in specs]
+    print(f"ifmac accuracy: {args.model}, every 2-D weight with {', '.join(names)}", flush=True)
+    t0 = time.perf_counter()
+
+    def progress(k, layer):
+        figures = "  ".join(f"{s} {layer.sqnr_db(s):.2f} dB" for s in names)
+        print(f"[{k:3d}] {layer.name} {layer.shape[0]}x{layer.shape[1]}: {figures} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    layers = accuracy.weight_accuracy(args.model, specs, progress)
+    totals = accuracy.weight_totals(layers)
+    head = ["layer", "shape", "params"] + [f"{s} dB" for s in names] + [
+        f"{s} INT blocks" for s in names if s in layers[0].int_share]
+    rows = [[x.name, f"{x.shape[0]}x{x.shape[1]}", f"{x.params:,}"]
+            + [f"{x.sqnr_db(s):.2f}" for s in names]
+            + [f"{100 * x.int_share[s]:.1f} %" for s in names if s in x.int_share]
+            for x in layers]
+    params = sum(x.params for x in layers)
+    rows.append(["all (pooled)", "", f"{params:,}"]
+                + [f"{totals[s]['sqnr_db']:.2f}" for s in names]
+                + [f"{100 * totals[s]['int_share']:.1f} %" for s in names
+                   if "int_share" in totals[s]])
+    rows.append(["all (parameter-weighted mean of layer dB)", "", ""]
+                + [f"{totals[s]['mean_layer_sqnr_db']:.2f}" for s in names]
+                + ["" for s in names if "int_share" in totals[s]])
+    text = "\n".join(table(head, rows))
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "weights.json", {"model": str(args.model), "specs": names,
+                                      "layers": [x.to_json() for x in layers],
+                                      "params": params, "totals": totals})
+    (out / "weights.md").write_text(
+        f"# ifmac: a checkpoint's weights\n\n{args.model}: {len(layers)} 2-D weights, "
+        f"{params:,} parameters, quantized along their last axis (the input dimension of a "
+        "linear layer's (out, in) weight) in each format's block size, the tensor's amax "
+        "as its global scale. SQNR = 10 log10(sum x^2 / sum (x - dequantized)^2); INT "
+        "blocks: the share of an IF format's blocks that chose INT.\n\n" + text + "\n")
+    print("\n" + text)
+    print(f"\nifmac accuracy: {len(layers)} weights, {params:,} parameters in "
+          f"{time.perf_counter() - t0:.1f} s -> {out / 'weights.json'}, {out / 'weights.md'}")
     return 0
 
 
@@ -444,6 +503,7 @@ def cmd_formal(args) -> int:
 # --------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
+    from ifmac.golden import accuracy
     from ifmac.golden.codec import RULES
     p = argparse.ArgumentParser(prog="ifmac", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"ifmac {_version()}")
@@ -614,7 +674,17 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("--synth", default=os.path.join("build", "synth"), metavar="DIR",
                     help="where area.json is (default build/synth)")
     ac.add_argument("-o", "--output", default=os.path.join("build", "synth"), metavar="DIR",
-                    help="where decision.json, .md and .png go (default build/synth)")
+                    help="where decision.json, .md and .png go (default build/synth; "
+                         "--model: weights.json and weights.md)")
+    ac.add_argument("--model", metavar="PATH",
+                    help="instead: quantize every 2-D weight of this checkpoint (.safetensors, "
+                         ".npz, .npy, or a folder of them; streamed, blocks along the input "
+                         "dimension) and report SQNR per layer and overall, and the share of "
+                         "INT blocks of the IF formats (default formats and rules: "
+                         + ", ".join(f"{f} {r}" for f, r in accuracy.MODEL_SPECS) + ")")
+    ac.add_argument("--rule", choices=RULES, action="append", metavar="R",
+                    help="with --model and --format: the rules, repeatable (default: each "
+                         f"format's first), of: {', '.join(RULES)}")
     ac.set_defaults(func=cmd_accuracy)
 
     from ifmac.formal.proofs import KINDS
