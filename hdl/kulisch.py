@@ -49,19 +49,17 @@ class ExactScale(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         f, g = self._config.format, self._geometry
-        parts = []
-        for port in (self.a_scale, self.w_scale):
+        # Each side's significand and exponent E + 9, kept for the proofs
+        # (ifmac.formal.harness.exact_scale).
+        self.parts = []
+        for side, port in zip("ab", (self.a_scale, self.w_scale)):
             payload = Mux(port[:7] == SCALE_NAN_PAYLOAD, SCALE_NAN_PAYLOAD - 1, port[:7])
             e, frac = payload[3:7], payload[:3]
             normal = e != 0
-            parts.append((Mux(normal, Cat(frac, Const(1, 1)), frac),
-                          Mux(normal, e - 1, 0)))            # E - (-9)
-        # Named, for the proofs (ifmac.formal.harness.exact_scale).
-        self.parts = []
-        for side, (sig, e) in zip("ab", parts):
-            named = Signal(SCALE_SIG_BITS, name=f"sig_{side}"), Signal(4, name=f"exp_{side}")
-            m.d.comb += [named[0].eq(sig), named[1].eq(e)]
-            self.parts.append(named)
+            sig, exp = Signal(SCALE_SIG_BITS, name=f"sig_{side}"), Signal(4, name=f"exp_{side}")
+            m.d.comb += [sig.eq(Mux(normal, Cat(frac, Const(1, 1)), frac)),
+                         exp.eq(Mux(normal, e - 1, 0))]
+            self.parts.append((sig, exp))
         (sig_a, e_a), (sig_b, e_b) = self.parts
         if f.adaptive:
             int_sides = self.a_scale[7] + self.w_scale[7]
