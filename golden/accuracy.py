@@ -78,6 +78,7 @@ class Accuracy:
     def to_json(self) -> dict:
         """The keys decision.json has for it."""
         return {"format": self.format, "rule": self.rule, "arch": self.arch,
+                "expansion": str(self.config.expansion),
                 "block_size": self.config.block_size, "K": self.K, "rows": self.rows,
                 "sqnr_db": self.sqnr_db, "sqnr_db_by_dist": self.sqnr_db_by_dist,
                 "rel_err_median": self.rel_err_median, "rel_err_p99": self.rel_err_p99}
@@ -130,12 +131,15 @@ def measure(configs: list[Config], rule: str | None = None, rows: int = 64, K: i
 def measure_all(formats=FORMAT_NAMES, rows: int = 64, K: int = 4096, seed: int = 0,
                 progress=None) -> list[Accuracy]:
     """Every format x rule x arch at the format's own block size (the exact
-    arch for the E4M3-scaled formats)."""
+    arch for the E4M3-scaled formats; the IF formats' fused and exact MACs
+    with the deferred expansion too)."""
     out = []
     for name in formats:
-        configs = [Config.make(name, arch) for arch in ARCHS]
-        if not get_format(name).scale.power_of_two:
-            configs.append(Config.make(name, EXACT))
+        f = get_format(name)
+        archs = [*ARCHS, EXACT] if not f.scale.power_of_two else list(ARCHS)
+        configs = [Config.make(name, arch) for arch in archs]
+        if f.adaptive:
+            configs += [Config.make(name, arch, expansion="deferred") for arch in ("fused", EXACT)]
         for rule in rules_for(name):
             out += measure(configs, rule, rows=rows, K=K, seed=seed)
             if progress:

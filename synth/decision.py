@@ -20,7 +20,7 @@ from pathlib import Path
 from ifmac.golden.accuracy import DISTRIBUTIONS, measure_all
 from ifmac.golden.codec import rules_for
 from ifmac.golden.formats import FORMAT_NAMES
-from ifmac.golden.config import ARCH_NAMES
+from ifmac.golden.config import ARCH_NAMES, Expansion
 
 from ifmac.engine import table, write_json
 
@@ -36,13 +36,13 @@ NO_ENERGY = "no energy figure (run `make signoff`)"
 
 
 def _load_costs(area_json: Path) -> tuple[dict, str | None]:
-    """{(format, arch, B): record} from area.json, and the cost metric
-    (area in um^2 with a Liberty library, else transistors)."""
+    """{expansion: {(format, arch, B): record}} from area.json, and the cost
+    metric (area in um^2 with a Liberty library, else transistors)."""
     if not area_json.is_file():
         return {}, None
     doc = json.loads(area_json.read_text())
     metric = "area_um2" if doc.get("liberty") else "transistors"
-    return unpipelined(doc["configurations"]), metric
+    return {e: unpipelined(doc["configurations"], e) for e in Expansion}, metric
 
 
 def join(accuracy, costs: dict, metric: str | None) -> list[dict]:
@@ -51,8 +51,9 @@ def join(accuracy, costs: dict, metric: str | None) -> list[dict]:
     rows = []
     for a in accuracy:
         row = a.to_json()
-        cost = pair_cost(costs, a.config, metric)
-        missing = (NO_SYNTH if (a.format, a.arch, a.config.block_size) not in costs else
+        mine = costs.get(a.config.expansion, {})
+        cost = pair_cost(mine, a.config, metric, costs.get(Expansion.SCALE, {}))
+        missing = (NO_SYNTH if (a.format, a.arch, a.config.block_size) not in mine else
                    NO_ENERGY if cost["energy_pj_per_mac"] is None else None)
         row.update(default_rule=a.rule == rules_for(a.format)[0], cost_metric=metric, **cost,
                    missing=missing)
@@ -79,12 +80,13 @@ def _markdown(rows: list[dict], metric: str | None) -> str:
              "same arch (B = 16). \"-\": the synthesis report holds no such figure (the "
              "reason is in the last column).", ""]
     default = [r for r in rows if r["default_rule"]]
+    paper = [r for r in default if r["expansion"] == "scale"]
     if "if4" in {r["format"] for r in default}:
         lines += ["## IF4 against NVFP4, NVINT4 and MXFP4", ""]
         for arch in ARCH_NAMES:
-            me = next((r for r in default if (r["format"], r["arch"]) == ("if4", arch)), None)
+            me = next((r for r in paper if (r["format"], r["arch"]) == ("if4", arch)), None)
             for other in COMPARED:
-                o = next((r for r in default if (r["format"], r["arch"]) == (other, arch)), None)
+                o = next((r for r in paper if (r["format"], r["arch"]) == (other, arch)), None)
                 if not me or not o:
                     continue
                 d = me["sqnr_db"] - o["sqnr_db"]
@@ -96,12 +98,16 @@ def _markdown(rows: list[dict], metric: str | None) -> str:
                              f"{o['sqnr_db']:.2f} dB ({d:+.2f} dB); area per pair "
                              f"x{_num(area, '.3f')}, energy per MAC x{_num(energy, '.3f')}")
         lines.append("")
-    head = ["format", "arch", "B", "rule", "SQNR dB", "MAC rel. err. median",
+    head = ["format", "arch", "expansion", "B", "rule", "SQNR dB", "MAC rel. err. median",
             "MAC rel. err. p99", f"area/pair {unit}", "area/pair / nvfp4", "pJ/MAC",
             "pJ/MAC / nvfp4", "missing"]
-    lines += ["## Every format and arch (default rule)", ""]
+    lines += ["## Every format and arch (default rule)", "",
+              "deferred: the IF formats' integer class weights (results in units of 1/d², "
+              "applied here with the global factors); costs relative to the nvfp4 MAC of "
+              "the same arch.", ""]
     lines += table(head, ([
-        r["format"], r["arch"], str(r["block_size"]), r["rule"], f"{r['sqnr_db']:.2f}",
+        r["format"], r["arch"], r["expansion"], str(r["block_size"]), r["rule"],
+        f"{r['sqnr_db']:.2f}",
         f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}",
         _num(r["area_per_pair"], ",.0f"), _num(r["area_per_pair_vs_nvfp4"], ".3f"),
         _num(r["energy_pj_per_mac"], ".2f"), _num(r["energy_vs_nvfp4"], ".3f"),
@@ -114,7 +120,7 @@ def _markdown(rows: list[dict], metric: str | None) -> str:
         r["format"], r["rule"], f"{r['sqnr_db']:.2f}",
         *[f"{r['sqnr_db_by_dist'][d]:.2f}" for d in DISTRIBUTIONS],
         f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}"] for r in rows
-        if r["arch"] == "fused"))
+        if (r["arch"], r["expansion"]) == ("fused", "scale")))
     lines.append("")
     return "\n".join(lines)
 
@@ -128,7 +134,7 @@ def _chart(rows: list[dict], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    default = [r for r in rows if r["default_rule"]]
+    default = [r for r in rows if r["default_rule"] and r["expansion"] == "scale"]
     panels = [(k, label) for k, label in (("area_per_pair_vs_nvfp4", "area per element pair"),
                                           ("energy_vs_nvfp4", "energy per MAC"))
               if any(r[k] for r in default)]

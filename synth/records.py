@@ -144,12 +144,12 @@ def report_records(results: list[Result]) -> list[Record]:
     return records
 
 
-def unpipelined(records: list[dict]) -> dict:
+def unpipelined(records: list[dict], expansion: str = "scale") -> dict:
     """{(format, arch, block size): record} of the area.json records without
-    optional cuts or interleave, with the paper's expansion: what the area
-    tables compare."""
+    optional cuts or interleave, with this expansion (by default the
+    paper's): what the area tables compare."""
     return {(r["format"], r["arch"], r["block_size"]): r for r in records
-            if (r["pipeline"], r["interleave"], r.get("expansion", "scale")) == ("0", 1, "scale")}
+            if (r["pipeline"], r["interleave"], r.get("expansion", "scale")) == ("0", 1, expansion)}
 
 
 def common_clock(records: list[dict]) -> float | None:
@@ -194,11 +194,14 @@ def common_clock_rows(records: list[Record], clock_ns: float, main: str) -> list
     return rows
 
 
-def pair_cost(by_key: dict, config: Config, metric: str | None) -> dict:
+def pair_cost(by_key: dict, config: Config, metric: str | None,
+              baselines: dict | None = None) -> dict:
     """Cost per element pair of `config`'s record in `by_key` ({(format,
     arch, B): area.json record}, `unpipelined`): `metric` / B (a B-element
     MAC takes B pairs a cycle) and energy per MAC, each also relative to the
-    nvfp4 MAC (B = 16) of the same arch; None where a figure is missing."""
+    nvfp4 MAC (B = 16) of the same arch, found in `baselines` (default
+    `by_key`: a deferred expansion's records have no nvfp4 among them);
+    None where a figure is missing."""
     arch = config.arch
     def own(rec):
         area = rec["total"][metric] / rec["block_size"] if rec and metric \
@@ -206,7 +209,8 @@ def pair_cost(by_key: dict, config: Config, metric: str | None) -> dict:
         energy = rec["power"][0]["energy_pj_per_mac"] if rec and rec.get("power") else None
         return area, energy
     area, energy = own(by_key.get((config.format.name, arch, config.block_size)))
-    base_area, base_energy = own(by_key.get((BASELINE, arch, get_format(BASELINE).block_size)))
+    base_area, base_energy = own((by_key if baselines is None else baselines).get(
+        (BASELINE, arch, get_format(BASELINE).block_size)))
     return {"area_per_pair": area,
             "area_per_pair_vs_nvfp4": area / base_area if area and base_area else None,
             "energy_pj_per_mac": energy,

@@ -53,11 +53,13 @@ def test_accuracy_without_synthesis(tmp_path, capsys):
                       "--synth", str(tmp_path / "none"), "-o", str(tmp_path)], capsys)
     assert rc == 0 and "area.json not found" in out
     md = (tmp_path / "decision.md").read_text()
-    assert "| if4 | fused | 16 | mse |" in md and "| mxfp4 | lane | 32 | static_6 |" in md
+    assert "| if4 | fused | scale | 16 | mse |" in md and "| if4 | exact | deferred | 16 | mse |" \
+        in md and "| mxfp4 | lane | scale | 32 | static_6 |" in md
     assert "no synthesis record (run `make synth`)" in md and "| mxfp4 | static_4 |" in md
     import json
     rows = json.loads((tmp_path / "decision.json").read_text())["rows"]
-    assert len(rows) == 2 * (3 + 2) and all(r["area_per_pair"] is None for r in rows)
+    # if4: 3 rules x (lane, fused, exact, fused and exact deferred); mxfp4: 2 x 2.
+    assert len(rows) == 3 * 5 + 2 * 2 and all(r["area_per_pair"] is None for r in rows)
     assert not (tmp_path / "decision.png").exists()
     rc, _, err = run(["accuracy", "--k", "100", "-o", str(tmp_path)], capsys)
     assert rc == 2 and "--k 100; expected a multiple of 32" in err

@@ -205,12 +205,16 @@ def test_decision_join_costs_per_element_pair():
     def rec(fmt, b, area, pj=None):
         return {"format": fmt, "arch": "fused", "block_size": b, "total": {"area_um2": area},
                 "power": [{"energy_pj_per_mac": pj}] if pj else None}
-    costs = {("nvfp4", "fused", 16): rec("nvfp4", 16, 1600.0, 10.0),
-             ("mxfp4", "fused", 32): rec("mxfp4", 32, 2400.0)}
-    acc = [Accuracy(Config.make(f, "fused", b), r, 256, 8, 20.0, {}, 0.1, 1.0)
-           for f, r, b in (("nvfp4", "static_6", 16), ("mxfp4", "static_6", 32),
-                           ("if4", "mse", 16))]
-    nv, mx, if4 = decision.join(acc, costs, "area_um2")
+    costs = {"scale": {("nvfp4", "fused", 16): rec("nvfp4", 16, 1600.0, 10.0),
+                       ("mxfp4", "fused", 32): rec("mxfp4", 32, 2400.0)},
+             "deferred": {("if4", "fused", 16): rec("if4", 16, 2000.0, 12.0)}}
+    acc = [Accuracy(Config.make(f, "fused", b, expansion=e), r, 256, 8, 20.0, {}, 0.1, 1.0)
+           for f, r, b, e in (("nvfp4", "static_6", 16, "scale"), ("mxfp4", "static_6", 32, "scale"),
+                              ("if4", "mse", 16, "scale"), ("if4", "mse", 16, "deferred"))]
+    nv, mx, if4, deferred = decision.join(acc, costs, "area_um2")
+    # A deferred MAC's cost is its own record's, against the nvfp4 MAC.
+    assert (deferred["area_per_pair"], deferred["area_per_pair_vs_nvfp4"],
+            deferred["energy_vs_nvfp4"], deferred["expansion"]) == (125.0, 1.25, 1.2, "deferred")
     assert (nv["area_per_pair"], nv["area_per_pair_vs_nvfp4"], nv["energy_vs_nvfp4"]) == \
         (100.0, 1.0, 1.0)
     assert (mx["area_per_pair"], mx["area_per_pair_vs_nvfp4"]) == (75.0, 0.75)
