@@ -704,7 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="netlist proofs of every default lane configuration too (by default "
                          "the if4 and nvfp4 lanes at B = 16; each lane takes 4-7 minutes, "
                          "most of it its synthesis), and the exact arch's rounding with "
-                         "IF6's divisors 961 and 3844")
+                         "IF4's and IF6's divisors 49, 961 and 3844")
     fo.add_argument("-o", "--output", default=os.path.join("build", "formal"), metavar="DIR",
                     help="where each proof's folder and the summary go (default build/formal)")
     fo.add_argument("--netlists", default=os.path.join("build", "synth"), metavar="DIR",
