@@ -145,7 +145,7 @@ def round_scaled(n: int, divisor: int, exp2: int) -> int:
     if kept >> _F32_SIG:                        # rounding carried into a new bit
         kept >>= 1
         exp += 1
-    if kept >> (_F32_SIG - 1) == 0:             # subnormal (or carried into normal)
+    if kept >> (_F32_SIG - 1) == 0:             # below 2^23: a subnormal
         return sign | kept
     biased = exp + _F32_SIG - 1 + _F32_BIAS
     if biased >= 255:
@@ -162,7 +162,7 @@ def segment_values(config: Config, hi: np.ndarray, lo: np.ndarray, starts: np.nd
         return []
     hi_sum = np.add.reduceat(hi, starts)
     lo_sum = np.add.reduceat(lo, starts)
-    lo_max = 1 << (g.width - 1)
+    bound = 1 << (g.width - 1)
     out = []
     for k, (h, lo_k) in enumerate(zip(hi_sum.tolist(), lo_sum.tolist())):
         if lengths[k] <= 1 << HEADROOM:
@@ -171,7 +171,7 @@ def segment_values(config: Config, hi: np.ndarray, lo: np.ndarray, starts: np.nd
         acc = 0
         for j in range(starts[k], starts[k] + lengths[k]):
             acc += (int(hi[j]) << 32) + int(lo[j])
-            if not -lo_max <= acc < lo_max:
+            if not -bound <= acc < bound:
                 acc = None
                 break
         out.append(acc)

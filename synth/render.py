@@ -192,7 +192,8 @@ def _modes_markdown(records: list[dict], clock_ns: float | None, main: str,
     """Each format's unpipelined MACs in every arch and expansion mode that
     ran, against the nvfp4 fused MAC of the same block size (the cheapest
     NVFP4 design) and against the nvfp4 MAC of the same arch, area and
-    energy per MAC at `clock_ns`; then each format's cheapest design."""
+    energy per MAC at `clock_ns`; then IF4's cheapest design against
+    NVFP4's."""
     flat = [r for r in records if (r["pipeline"], r["interleave"]) == ("0", 1)]
     if not any(r["arch"] == EXACT or r["expansion"] != "scale" for r in flat):
         return []
@@ -222,9 +223,10 @@ def _modes_markdown(records: list[dict], clock_ns: float | None, main: str,
                          _fmt_ratio(_divided(e, base_e)),
                          _fmt_ratio(r["ratio_to_nvfp4"][main]),
                          _fmt_ratio(r["ratio_to_nvfp4"]["energy_pj_per_mac"])])
-            best = cheapest.get((r["format"], b))
-            if best is None or r["total"][main] < best["total"][main]:
-                cheapest[(r["format"], b)] = r
+            if r["format"] in ("if4", BASELINE):
+                best = cheapest.get((r["format"], b))
+                if best is None or r["total"][main] < best["total"][main]:
+                    cheapest[(r["format"], b)] = r
         lines += [f"### Block size {b}", ""] + table(head, rows) + [""]
     pairs = [(cheapest[("if4", b)], cheapest[(BASELINE, b)]) for f, b in cheapest
              if f == "if4" and (BASELINE, b) in cheapest]
