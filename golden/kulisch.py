@@ -80,9 +80,9 @@ class Geometry:
 def geometry(config: Config) -> Geometry:
     """The accumulator of `config` (an exact-arch configuration)."""
     f = config.format
-    n_d = f.int.expansion if f.adaptive else None
-    weights = ((n_d.denominator ** 2, n_d.numerator * n_d.denominator, n_d.numerator ** 2)
-               if n_d is not None else (1, 1, 1))
+    # The class weights in either expansion mode: Config's, as deferred has them.
+    weights = (config.replace(expansion=Expansion.DEFERRED).class_weights if f.adaptive
+               else (1, 1, 1))
     divisor = weights[0] if config.expansion == Expansion.SCALE else 1
     sig, e = scale_parts(np.arange(256))
     units = (sig << (e - SCALE_EMIN)).astype(np.int64)        # scales in units of 2^-9
