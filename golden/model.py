@@ -29,11 +29,12 @@ from .errors import InputError
 from .formats import SCALE_INT_FLAG, Format, get_format
 
 if TYPE_CHECKING:
+    from .codec import QuantizedTensor
     from .vectors import Beats
 
 __all__ = ["ARCHS", "STAGES", "Status", "STATUS_WIDTH", "decode", "product", "scale", "group",
            "multiply", "accumulate", "reduce", "decode_scales", "segment_status", "mac",
-           "exact", "cycle_model", "CycleResult", "check_beats"]
+           "exact", "matmul", "cycle_model", "CycleResult", "check_beats"]
 
 
 class Status(enum.IntFlag):
@@ -143,12 +144,13 @@ def multiply(fmt: Format, d: np.ndarray, S: np.ndarray) -> np.ndarray:
     448 * 32 units), so its float64 value is exact, and so is the float64
     product with S (24-bit by 24-bit significands, or a power of two): one
     rounding to float32 is binary32's correctly rounded product, subnormals
-    and overflow to infinity included."""
-    if not np.all(np.abs(d) < (1 << 24)):
+    and overflow to infinity included. (S * 2^-(2 frac_bits) is exact in
+    float64 too: a power of two moves only its exponent.)"""
+    if d.size and not (-(1 << 24) < d.min() and d.max() < (1 << 24)):
         raise ArithmeticError("a fixed-point value would round on the way to float32")
-    x = np.ldexp(d.astype(np.float64), -2 * fmt.frac_bits)
     with np.errstate(over="ignore", invalid="ignore"):
-        return (x * S[:, None]).astype(np.float32)
+        return (np.asarray(d, dtype=np.float64)
+                * (S * 2.0 ** (-2 * fmt.frac_bits))[:, None]).astype(np.float32)
 
 
 # --------------------------------------------------------------------------
@@ -239,16 +241,70 @@ def mac(config: Config, beats: "Beats", return_status: bool = False):
     f = c.format
     a, a_scale, w, w_scale, last = check_beats(c, *beats.arrays())
     d = group(product(decode(f, a, a_scale), decode(f, w, w_scale)), c.group)
+    bits, overflow = _segment_results(c, d, a_scale, w_scale, last)
     status = segment_status(f, a_scale, w_scale, last)
-    if c.exact:
-        bits, overflow = exact(c, d[:, 0], a_scale, w_scale, last)
-        status |= overflow.astype(np.uint8) << Status.ACC_OVERFLOW.bit
-    else:
-        m = multiply(f, d, scale(c, a_scale, w_scale))
-        result = reduce(accumulate(m, last, c.interleave))
-        bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32).copy()
-        bits[np.isnan(result)] = CANONICAL_NAN
+    status |= overflow.astype(np.uint8) << Status.ACC_OVERFLOW.bit
     return (bits, status) if return_status else bits
+
+
+def _segment_results(c: Config, d: np.ndarray, a_scale, w_scale, last) -> tuple[np.ndarray,
+                                                                                 np.ndarray]:
+    """The stages after `group`: (N, B/G) exact group sums -> FP32 bits of
+    every completed segment, and where the exact arch's accumulator
+    overflowed."""
+    if c.exact:
+        return exact(c, d[:, 0].astype(np.int64), a_scale, w_scale, last)
+    m = multiply(c.format, d, scale(c, a_scale, w_scale))
+    result = reduce(accumulate(m, last, c.interleave))
+    bits = np.ascontiguousarray(result, dtype=np.float32).view(np.uint32).copy()
+    bits[np.isnan(result)] = CANONICAL_NAN
+    return bits, np.zeros(len(bits), dtype=bool)
+
+
+#: `matmul`: the group sums of about this many beats are formed at a time.
+MATMUL_CHUNK_BEATS = 1 << 19
+
+
+def matmul(config: Config, qa: "QuantizedTensor", qw: "QuantizedTensor") -> np.ndarray:
+    """(M, N) FP32 bits: element (i, j) is the MAC's result for the dot
+    product of row i of `qa` (M, K) with row j of `qw` (N, K), one segment
+    of K / B beats, i.e. mac(config, dot_product_beats(config, qa[i], qw[j])).
+
+    The stages are mac's; only the group sums are formed differently: per
+    group, as a float64 matrix product of the decoded integers, which is
+    exact: every partial sum is an integer of at most B products below 2^24
+    each (multiply's bound), far below 2^53."""
+    c = config
+    f, B, G = c.format, c.block_size, c.group
+    for name, q in (("qa", qa), ("qw", qw)):
+        if (q.fmt, q.block_size) != (f, B) or q.codes.ndim != 2:
+            raise InputError(f"{name} is a {q.fmt.name} b{q.block_size} tensor of shape "
+                             f"{q.codes.shape}; expected a 2-D {f.name} b{B} one for {c.name}")
+    (M, K), N = qa.codes.shape, qw.codes.shape[0]
+    if qw.codes.shape[1] != K:
+        raise InputError(f"qa is (M, {K}) and qw {qw.codes.shape}: their rows differ in length")
+    nb, groups = K // B, K // G
+
+    def decoded(q):
+        # (groups, rows, G) float64 integers in units of 2^-frac_bits.
+        fixed = decode(f, q.codes.reshape(-1, B), q.scales.reshape(-1)).reshape(-1, groups, G)
+        return fixed.transpose(1, 0, 2).astype(np.float64)
+    da, dw = decoded(qa), decoded(qw).transpose(0, 2, 1)
+    out = np.empty((M, N), dtype=np.uint32)
+    rows = max(1, MATMUL_CHUNK_BEATS // max(1, N * nb))
+    for lo in range(0, M, rows):
+        hi = min(M, lo + rows)
+        # Segment (i, j) is beats i*N*nb + j*nb ... + nb - 1, as in mac.
+        if G == 1:      # the products themselves, already in that order
+            d = (da[:, lo:hi, 0].T[:, None, :] * dw[:, 0].T[None]).reshape(-1, B)
+        else:
+            d = (da[:, lo:hi] @ dw).transpose(1, 2, 0).reshape(-1, B // G)
+        a_scale = np.broadcast_to(qa.scales[lo:hi, None, :], (hi - lo, N, nb)).reshape(-1)
+        w_scale = np.broadcast_to(qw.scales[None], (hi - lo, N, nb)).reshape(-1)
+        last = np.zeros((hi - lo) * N * nb, dtype=bool)
+        last[nb - 1::nb] = True
+        out[lo:hi] = _segment_results(c, d, a_scale, w_scale, last)[0].reshape(hi - lo, N)
+    return out
 
 
 def exact(config: Config, d: np.ndarray, a_scale, w_scale, last) -> tuple[np.ndarray,

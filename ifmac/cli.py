@@ -409,6 +409,8 @@ def cmd_accuracy(args) -> int:
     from ifmac.synth import decision
     if args.model:
         return _model_accuracy(args)
+    if args.forward or args.sentences or args.jobs:
+        raise InputError("--forward, --sentences and --jobs apply to --model")
     if args.rule:
         raise InputError("--rule applies to --model (the decision report runs every rule)")
     if args.k % 32:
@@ -435,6 +437,15 @@ def _model_accuracy(args) -> int:
     else:
         specs = list(accuracy.MODEL_SPECS)
     specs = accuracy.check_specs(specs)
+    run_list = []
+    if args.forward:
+        from ifmac.golden import embedding
+        run_list = embedding.runs(specs, tuple(args.format) if args.format
+                                  else formats.FORMAT_NAMES)
+        # Every format the forward quantizes with gets its weights' SQNR too.
+        specs = list(dict.fromkeys(specs + [(r.fmt, r.rule) for r in run_list]))
+    elif args.sentences or args.jobs:
+        raise InputError("--sentences and --jobs apply to --forward")
     names = [accuracy.spec_name(*s) for s in specs]
     print(f"ifmac accuracy: {args.model}, every 2-D weight with {', '.join(names)}", flush=True)
     t0 = time.perf_counter()
@@ -474,7 +485,66 @@ def _model_accuracy(args) -> int:
     print("\n" + text)
     print(f"\nifmac accuracy: {len(layers)} weights, {params:,} parameters in "
           f"{time.perf_counter() - t0:.1f} s -> {out / 'weights.json'}, {out / 'weights.md'}")
+    if args.forward:
+        _forward_accuracy(args, run_list, totals, out)
     return 0
+
+
+def _forward_accuracy(args, run_list, weight_totals, out) -> None:
+    """`--forward`: the model end to end under every run (golden.embedding)."""
+    from pathlib import Path
+    from ifmac.engine import table, write_json
+    from ifmac.golden import accuracy, bert, embedding
+    folder = Path(args.model)
+    model = bert.Bert(folder if folder.is_dir() else folder.parent)
+    sentences = bert.read_sentences()
+    if args.sentences:
+        if args.sentences > len(sentences):
+            raise InputError(f"--sentences {args.sentences}; the fixed set has "
+                             f"{len(sentences)}")
+        sentences = sentences[:args.sentences]
+    tokens = sum(len(model.tokenizer(s)) for s in sentences)
+    print(f"\nifmac accuracy: {len(sentences)} sentences ({tokens:,} tokens) end to end, "
+          f"{len(run_list)} runs on {args.jobs or 'every'} CPU(s)", flush=True)
+    t0 = time.perf_counter()
+
+    def progress(f, k, n):
+        print(f"[{k:3d}/{n}] {f.run.label:<34} cosine mean {f.cos_mean:.5f} worst "
+              f"{f.cos_worst:.5f}, nearest neighbour changed {f.neighbour_changes:3d} "
+              f"({f.seconds:.0f} s; {time.perf_counter() - t0:.0f} s)", flush=True)
+    _, results = embedding.measure(model, run_list, sentences, args.jobs, progress)
+    rows = []
+    for f in results:
+        doc = f.to_json()
+        doc["weight_sqnr_db"] = weight_totals[accuracy.spec_name(f.run.fmt, f.run.rule)]["sqnr_db"]
+        rows.append(doc)
+    head = ["format", "rule", "arch", "expansion", "cosine mean", "cosine worst",
+            f"neighbour changes (of {len(sentences)})", "worst cosine with qdq",
+            "weight SQNR dB", "s"]
+    text = "\n".join(table(head, ([
+        r["format"], r["rule"], r["arch"], r["expansion"], f"{r['cos_mean']:.5f}",
+        f"{r['cos_worst']:.5f}", str(r["neighbour_changes"]),
+        "" if r["cos_worst_vs_qdq"] is None else f"{r['cos_worst_vs_qdq']:.6f}",
+        f"{r['weight_sqnr_db']:.2f}", f"{r['seconds']:.0f}"] for r in rows)))
+    write_json(out / "embeddings.json", {
+        "model": str(args.model), "sentences": len(sentences), "tokens": tokens,
+        "seconds": round(time.perf_counter() - t0, 1), "rows": rows})
+    (out / "embeddings.md").write_text(
+        f"# ifmac: a real model end to end\n\n{args.model}: {len(sentences)} sentences "
+        f"({tokens:,} tokens) embedded with every linear layer's weights and activations "
+        "quantized, against the unquantized model. qdq: quantize-dequantize and a float64 "
+        "matmul (the format's error alone); lane, fused, g4, exact: the golden MAC of that "
+        "arch (its accumulation order and roundings) and the global factors applied to "
+        "its binary32 result in one fl32 multiply. Cosine: of each sentence's embedding "
+        "with the unquantized one; neighbour changes: sentences whose nearest other "
+        "sentence changed; worst cosine with qdq: of a MAC run's embeddings with the "
+        "qdq run's of the same format and rule (what the MAC's arithmetic moves, "
+        "amplified where a slightly different activation quantizes to another code). "
+        "Weight SQNR: the checkpoint's 2-D weights, pooled.\n\n"
+        + text + "\n")
+    print("\n" + text)
+    print(f"\nifmac accuracy: {len(results)} runs in {time.perf_counter() - t0:.1f} s -> "
+          f"{out / 'embeddings.json'}, {out / 'embeddings.md'}")
 
 
 def cmd_formal(args) -> int:
@@ -682,6 +752,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "dimension) and report SQNR per layer and overall, and the share of "
                          "INT blocks of the IF formats (default formats and rules: "
                          + ", ".join(f"{f} {r}" for f, r in accuracy.MODEL_SPECS) + ")")
+    ac.add_argument("--forward", action="store_true",
+                    help="with --model (a BERT sentence-embedding folder: config.json, "
+                         "vocab.txt, .safetensors): also embed the fixed sentences with every "
+                         "linear layer quantized, by quantize-dequantize and by each arch's "
+                         "golden MAC, against the unquantized model: embeddings.json and .md")
+    ac.add_argument("--sentences", type=_positive_int, metavar="N",
+                    help="with --forward: the first N of the fixed sentences (default all)")
+    ac.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                    help="with --forward: processes (default one per CPU)")
     ac.add_argument("--rule", choices=RULES, action="append", metavar="R",
                     help="with --model and --format: the rules, repeatable (default: each "
                          f"format's first), of: {', '.join(RULES)}")

@@ -1,7 +1,9 @@
 """`ifmac accuracy`: accuracy against cost, the chart a reader decides from.
 
 Joins the golden model's accuracy on realistic data (ifmac.golden.accuracy:
-quantization SQNR, the MAC's relative error at K = 4096) with the cost of
+quantization SQNR, the MAC's relative error at K = 4096) and, where `make
+accuracy-model` left an embeddings.json beside it, on a real model end to
+end (ifmac.golden.embedding), with the cost of
 each MAC from the synthesis report (area.json of `make synth`; energy per
 MAC where `make signoff` measured it) into decision.json, decision.md and
 decision.png.
@@ -20,7 +22,8 @@ from pathlib import Path
 from ifmac.golden.accuracy import DISTRIBUTIONS, measure_all
 from ifmac.golden.codec import rules_for
 from ifmac.golden.formats import FORMAT_NAMES
-from ifmac.golden.config import ARCH_NAMES, Expansion
+from ifmac.golden.config import ARCH_NAMES, Config, Expansion
+from ifmac.golden.embedding import QDQ
 
 from ifmac.engine import table, write_json
 
@@ -33,6 +36,20 @@ COMPARED = ("nvfp4", "nvint4", "mxfp4")
 
 NO_SYNTH = "no synthesis record (run `make synth`)"
 NO_ENERGY = "no energy figure (run `make signoff`)"
+NO_MODEL = "no real-model run (run `make accuracy-model`)"
+
+#: The real-model figures (ifmac.golden.embedding) a row takes from
+#: embeddings.json when `make accuracy-model` wrote one.
+REAL = ("cos_mean", "cos_worst", "neighbour_changes")
+
+
+def _load_real(path: Path) -> dict | None:
+    """embeddings.json of `ifmac accuracy --model --forward`, or None."""
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _real_key(row: dict) -> tuple:
+    return row["format"], row["rule"], row["arch"], row["expansion"]
 
 
 def _load_costs(area_json: Path) -> tuple[dict, str | None]:
@@ -45,15 +62,19 @@ def _load_costs(area_json: Path) -> tuple[dict, str | None]:
     return {e: unpipelined(doc["configurations"], e) for e in Expansion}, metric
 
 
-def join(accuracy, costs: dict, metric: str | None) -> list[dict]:
-    """One row per format x rule x arch: the accuracy figures and, where the
+def join(accuracy, costs: dict, metric: str | None, real: dict | None = None) -> list[dict]:
+    """One row per format x rule x arch: the accuracy figures, the real
+    model's (`real`: embeddings.json) where it ran that MAC, and, where the
     synthesis report has them, cost per element pair and ratios to nvfp4."""
+    by_key = {_real_key(r): r for r in (real or {}).get("rows", [])}
     rows = []
     for a in accuracy:
         row = a.to_json()
-        mine = costs.get(a.config.expansion, {})
-        cost = pair_cost(mine, a.config, metric, costs.get(Expansion.SCALE, {}))
-        missing = (NO_SYNTH if (a.format, a.arch, a.config.block_size) not in mine else
+        mine = by_key.get(_real_key(row), {})
+        row.update({f"real_{k}": mine.get(k) for k in REAL})
+        records = costs.get(a.config.expansion, {})
+        cost = pair_cost(records, a.config, metric, costs.get(Expansion.SCALE, {}))
+        missing = (NO_SYNTH if (a.format, a.arch, a.config.block_size) not in records else
                    NO_ENERGY if cost["energy_pj_per_mac"] is None else None)
         row.update(default_rule=a.rule == rules_for(a.format)[0], cost_metric=metric, **cost,
                    missing=missing)
@@ -65,7 +86,40 @@ def _num(v, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def _markdown(rows: list[dict], metric: str | None) -> str:
+def real_rows(real: dict, costs: dict, metric: str | None) -> list[dict]:
+    """embeddings.json's rows with the cost of their MAC (qdq has none)."""
+    out = []
+    for r in real["rows"]:
+        cost = dict.fromkeys(("area_per_pair", "area_per_pair_vs_nvfp4", "energy_pj_per_mac",
+                              "energy_vs_nvfp4"))
+        if r["arch"] != QDQ:
+            c = Config.make(r["format"], r["arch"], expansion=r["expansion"])
+            cost = pair_cost(costs.get(c.expansion, {}), c, metric,
+                             costs.get(Expansion.SCALE, {}))
+        out.append({**r, **cost})
+    return out
+
+
+def _real_markdown(real: dict, rows: list[dict]) -> list[str]:
+    lines = [f"## A real model end to end ({real['model']})", "",
+             f"{real['sentences']} sentences ({real['tokens']:,} tokens) embedded with every "
+             "linear layer's weights and activations quantized (`make accuracy-model`), "
+             "against the unquantized model: the cosine of each sentence's embedding with "
+             "the unquantized one, and the sentences whose nearest neighbour changed. qdq: "
+             "quantize-dequantize with a float64 matmul; the others: that MAC's golden "
+             "arithmetic. Cost as above (\"-\": no MAC, or no synthesis record).", ""]
+    head = ["format", "rule", "arch", "expansion", "cosine mean", "cosine worst",
+            "neighbour changes", "weight SQNR dB", "area/pair / nvfp4", "pJ/MAC / nvfp4"]
+    lines += table(head, ([
+        r["format"], r["rule"], r["arch"], r["expansion"], f"{r['cos_mean']:.5f}",
+        f"{r['cos_worst']:.5f}", str(r["neighbour_changes"]), f"{r['weight_sqnr_db']:.2f}",
+        _num(r["area_per_pair_vs_nvfp4"], ".3f"), _num(r["energy_vs_nvfp4"], ".3f")]
+        for r in rows))
+    return lines + [""]
+
+
+def _markdown(rows: list[dict], metric: str | None, real: dict | None = None,
+              real_costed: list[dict] | None = None) -> str:
     unit = {"area_um2": "um^2", "transistors": "transistors"}.get(metric, "")
     lines = ["# ifmac: accuracy against cost", "",
              f"Realistic data: {rows[0]['rows']} dot products of length K = {rows[0]['K']} "
@@ -94,25 +148,35 @@ def _markdown(rows: list[dict], metric: str | None) -> str:
                         if me["area_per_pair"] and o["area_per_pair"] else None)
                 energy = (me["energy_pj_per_mac"] / o["energy_pj_per_mac"]
                           if me["energy_pj_per_mac"] and o["energy_pj_per_mac"] else None)
+                real = (f"; real model mean cosine {me['real_cos_mean']:.5f} vs "
+                        f"{o['real_cos_mean']:.5f}"
+                        if me["real_cos_mean"] is not None and o["real_cos_mean"] is not None
+                        else "")
                 lines.append(f"- {arch}: IF4 {me['sqnr_db']:.2f} dB vs {other.upper()} "
-                             f"{o['sqnr_db']:.2f} dB ({d:+.2f} dB); area per pair "
+                             f"{o['sqnr_db']:.2f} dB ({d:+.2f} dB){real}; area per pair "
                              f"x{_num(area, '.3f')}, energy per MAC x{_num(energy, '.3f')}")
         lines.append("")
     head = ["format", "arch", "expansion", "B", "rule", "SQNR dB", "MAC rel. err. median",
-            "MAC rel. err. p99", f"area/pair {unit}", "area/pair / nvfp4", "pJ/MAC",
-            "pJ/MAC / nvfp4", "missing"]
+            "MAC rel. err. p99", "real model cosine mean", "worst", "neighbour changes",
+            f"area/pair {unit}", "area/pair / nvfp4", "pJ/MAC", "pJ/MAC / nvfp4", "missing"]
     lines += ["## Every format and arch (default rule)", "",
               "deferred: the IF formats' integer class weights (results in units of 1/d², "
               "applied here with the global factors); costs relative to the nvfp4 MAC of "
-              "the same arch.", ""]
+              "the same arch. Real model: the section below ("
+              + ("\"-\": not among the runs of `make accuracy-model`)." if real else
+                 f"\"-\": {NO_MODEL}).") + "", ""]
     lines += table(head, ([
         r["format"], r["arch"], r["expansion"], str(r["block_size"]), r["rule"],
         f"{r['sqnr_db']:.2f}",
         f"{r['rel_err_median']:.4f}", f"{r['rel_err_p99']:.3f}",
+        _num(r["real_cos_mean"], ".5f"), _num(r["real_cos_worst"], ".5f"),
+        _num(r["real_neighbour_changes"], "d"),
         _num(r["area_per_pair"], ",.0f"), _num(r["area_per_pair_vs_nvfp4"], ".3f"),
         _num(r["energy_pj_per_mac"], ".2f"), _num(r["energy_vs_nvfp4"], ".3f"),
         r["missing"] or ""] for r in default))
     lines.append("")
+    if real:
+        lines += _real_markdown(real, real_costed)
     head = ["format", "rule", "SQNR dB", *[f"{d} dB" for d in DISTRIBUTIONS],
             "fused MAC rel. err. median", "p99"]
     lines += ["## Every rule", "", "SQNR per distribution; the MAC error of the fused arch.", ""]
@@ -125,9 +189,10 @@ def _markdown(rows: list[dict], metric: str | None) -> str:
     return "\n".join(lines)
 
 
-def _chart(rows: list[dict], path: Path) -> bool:
+def _chart(rows: list[dict], path: Path, real_costed: list[dict] | None = None) -> bool:
     """Cost against SQNR, one point per format x arch (default rule): area
-    per pair and, where measured, energy per MAC, both relative to nvfp4."""
+    per pair and, where measured, energy per MAC, both relative to nvfp4;
+    with a real-model run, its mean embedding cosine against area too."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -135,25 +200,33 @@ def _chart(rows: list[dict], path: Path) -> bool:
     except ImportError:
         return False
     default = [r for r in rows if r["default_rule"] and r["expansion"] == "scale"]
-    panels = [(k, label) for k, label in (("area_per_pair_vs_nvfp4", "area per element pair"),
-                                          ("energy_vs_nvfp4", "energy per MAC"))
-              if any(r[k] for r in default)]
+    sqnr = "quantization SQNR, dB (realistic data)"
+    # (points, x key, y key, x label, y label)
+    panels = [(default, k, "sqnr_db", label, sqnr)
+              for k, label in (("area_per_pair_vs_nvfp4", "area per element pair"),
+                               ("energy_vs_nvfp4", "energy per MAC"))]
+    real = [dict(r, format=r["format"] if r["rule"] == rules_for(r["format"])[0]
+                 else f"{r['format']}/{r['rule']}")
+            for r in real_costed or () if r["expansion"] == "scale"]
+    panels.append((real, "area_per_pair_vs_nvfp4", "cos_mean", "area per element pair",
+                   "real model: mean embedding cosine with FP32"))
+    panels = [p for p in panels if any(r[p[1]] for r in p[0])]
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.5), squeeze=False)
     markers = {"lane": "o", "fused": "s", "exact": "^"}
-    for ax, (key, label) in zip(axes[0], panels):
+    for ax, (points, key, y, label, ylabel) in zip(axes[0], panels):
         for arch in ARCH_NAMES:
-            pts = [r for r in default if r["arch"] == arch and r[key]]
-            ax.scatter([r[key] for r in pts], [r["sqnr_db"] for r in pts],
+            pts = [r for r in points if r["arch"] == arch and r[key]]
+            ax.scatter([r[key] for r in pts], [r[y] for r in pts],
                        marker=markers[arch], label=arch)
             for r in pts:
-                ax.annotate(r["format"], (r[key], r["sqnr_db"]), fontsize=7,
+                ax.annotate(r["format"], (r[key], r[y]), fontsize=7,
                             xytext=(4, 2), textcoords="offset points")
         ax.axvline(1.0, color="black", linewidth=0.6)
         ax.set_xlabel(f"{label} / nvfp4 (same arch)")
-        ax.set_ylabel("quantization SQNR, dB (realistic data)")
-        ax.set_title(f"Accuracy against {label}")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{ylabel.split(':')[0].split(',')[0].capitalize()} against {label}")
         ax.grid(alpha=0.3)
         ax.legend()
     save_figure(fig, path)
@@ -173,12 +246,15 @@ def run(out_dir: Path, area_json: Path, formats=FORMAT_NAMES, rows: int = 64,
         print(f"  {a.format:<11} {a.rule:<9} SQNR {a.sqnr_db:6.2f} dB, MAC rel. err. median "
               f"{a.rel_err_median:.4f}, p99 {a.rel_err_p99:.3f}", flush=True)
     accuracy = measure_all(formats, rows=rows, K=K, progress=progress)
-    rows_out = join(accuracy, costs, metric)
+    real = _load_real(out_dir / "embeddings.json")
+    rows_out = join(accuracy, costs, metric, real)
+    real_costed = real_rows(real, costs, metric) if real else None
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [write_json(out_dir / "decision.json", {"cost_metric": metric,
-                                                   "source": str(area_json), "rows": rows_out}),
+                                                   "source": str(area_json), "rows": rows_out,
+                                                   "real_model": real_costed}),
              out_dir / "decision.md"]
-    paths[1].write_text(_markdown(rows_out, metric))
-    if _chart(rows_out, out_dir / "decision.png"):
+    paths[1].write_text(_markdown(rows_out, metric, real, real_costed))
+    if _chart(rows_out, out_dir / "decision.png", real_costed):
         paths.append(out_dir / "decision.png")
     return paths
