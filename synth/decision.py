@@ -148,12 +148,12 @@ def _markdown(rows: list[dict], metric: str | None, real: dict | None = None,
                         if me["area_per_pair"] and o["area_per_pair"] else None)
                 energy = (me["energy_pj_per_mac"] / o["energy_pj_per_mac"]
                           if me["energy_pj_per_mac"] and o["energy_pj_per_mac"] else None)
-                real = (f"; real model mean cosine {me['real_cos_mean']:.5f} vs "
+                on_model = (f"; real model mean cosine {me['real_cos_mean']:.5f} vs "
                         f"{o['real_cos_mean']:.5f}"
                         if me["real_cos_mean"] is not None and o["real_cos_mean"] is not None
                         else "")
                 lines.append(f"- {arch}: IF4 {me['sqnr_db']:.2f} dB vs {other.upper()} "
-                             f"{o['sqnr_db']:.2f} dB ({d:+.2f} dB){real}; area per pair "
+                             f"{o['sqnr_db']:.2f} dB ({d:+.2f} dB){on_model}; area per pair "
                              f"x{_num(area, '.3f')}, energy per MAC x{_num(energy, '.3f')}")
         lines.append("")
     head = ["format", "arch", "expansion", "B", "rule", "SQNR dB", "MAC rel. err. median",
@@ -201,21 +201,21 @@ def _chart(rows: list[dict], path: Path, real_costed: list[dict] | None = None) 
         return False
     default = [r for r in rows if r["default_rule"] and r["expansion"] == "scale"]
     sqnr = "quantization SQNR, dB (realistic data)"
-    # (points, x key, y key, x label, y label)
-    panels = [(default, k, "sqnr_db", label, sqnr)
+    # (points, x key, y key, x label, y label, title)
+    panels = [(default, k, "sqnr_db", label, sqnr, "Accuracy")
               for k, label in (("area_per_pair_vs_nvfp4", "area per element pair"),
                                ("energy_vs_nvfp4", "energy per MAC"))]
     real = [dict(r, format=r["format"] if r["rule"] == rules_for(r["format"])[0]
                  else f"{r['format']}/{r['rule']}")
             for r in real_costed or () if r["expansion"] == "scale"]
     panels.append((real, "area_per_pair_vs_nvfp4", "cos_mean", "area per element pair",
-                   "real model: mean embedding cosine with FP32"))
+                   "mean embedding cosine with FP32 (real model)", "Real model"))
     panels = [p for p in panels if any(r[p[1]] for r in p[0])]
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.5), squeeze=False)
     markers = {"lane": "o", "fused": "s", "exact": "^"}
-    for ax, (points, key, y, label, ylabel) in zip(axes[0], panels):
+    for ax, (points, key, y, label, ylabel, title) in zip(axes[0], panels):
         for arch in ARCH_NAMES:
             pts = [r for r in points if r["arch"] == arch and r[key]]
             ax.scatter([r[key] for r in pts], [r[y] for r in pts],
@@ -226,7 +226,8 @@ def _chart(rows: list[dict], path: Path, real_costed: list[dict] | None = None) 
         ax.axvline(1.0, color="black", linewidth=0.6)
         ax.set_xlabel(f"{label} / nvfp4 (same arch)")
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{ylabel.split(':')[0].split(',')[0].capitalize()} against {label}")
+        ax.set_title(f"{title} against {label}")
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.grid(alpha=0.3)
         ax.legend()
     save_figure(fig, path)

