@@ -440,6 +440,7 @@ def _model_accuracy(args) -> int:
     run_list = []
     if args.forward:
         from ifmac.golden import embedding
+        model, sentences = _forward_inputs(args)
         run_list = embedding.runs(specs, tuple(args.format) if args.format
                                   else formats.FORMAT_NAMES)
         # Every format the forward quantizes with gets its weights' SQNR too.
@@ -486,23 +487,27 @@ def _model_accuracy(args) -> int:
     print(f"\nifmac accuracy: {len(layers)} weights, {params:,} parameters in "
           f"{time.perf_counter() - t0:.1f} s -> {out / 'weights.json'}, {out / 'weights.md'}")
     if args.forward:
-        _forward_accuracy(args, run_list, totals, out)
+        _forward_accuracy(args, model, sentences, run_list, totals, out)
     return 0
 
 
-def _forward_accuracy(args, run_list, weight_totals, out) -> None:
-    """`--forward`: the model end to end under every run (golden.embedding)."""
+def _forward_inputs(args):
+    """`--forward`'s model (golden.bert) and sentences, checked before any
+    work."""
     from pathlib import Path
-    from ifmac.engine import table, write_json
-    from ifmac.golden import accuracy, bert, embedding
+    from ifmac.golden import bert
     folder = Path(args.model)
     model = bert.Bert(folder if folder.is_dir() else folder.parent)
     sentences = bert.read_sentences()
-    if args.sentences:
-        if args.sentences > len(sentences):
-            raise InputError(f"--sentences {args.sentences}; the fixed set has "
-                             f"{len(sentences)}")
-        sentences = sentences[:args.sentences]
+    if args.sentences and args.sentences > len(sentences):
+        raise InputError(f"--sentences {args.sentences}; the fixed set has {len(sentences)}")
+    return model, sentences[:args.sentences]
+
+
+def _forward_accuracy(args, model, sentences, run_list, weight_totals, out) -> None:
+    """`--forward`: the model end to end under every run (golden.embedding)."""
+    from ifmac.engine import table, write_json
+    from ifmac.golden import accuracy, embedding
     tokens = sum(len(model.tokenizer(s)) for s in sentences)
     print(f"\nifmac accuracy: {len(sentences)} sentences ({tokens:,} tokens) end to end, "
           f"{len(run_list)} runs on {args.jobs or 'every'} CPU(s)", flush=True)
