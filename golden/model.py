@@ -174,10 +174,17 @@ def accumulate(m: np.ndarray, last: np.ndarray, interleave: int = 1) -> np.ndarr
     k = interleave
     starts, lengths = _segments(np.asarray(last, dtype=bool))
     acc = np.full((len(starts), m.shape[1], k), -0.0, dtype=np.float32)
+    L = int(lengths.max(initial=0))
+    # Segments of one length (a matmul's) are rows of a (segments, L, n) view.
+    uniform = len(starts) and (lengths == L).all()
+    rows = m[:len(starts) * L].reshape(len(starts), L, m.shape[1]) if uniform else None
     with np.errstate(over="ignore", invalid="ignore"):
-        for j in range(int(lengths.max(initial=0))):
-            live = lengths > j
-            acc[live, :, j % k] += m[starts[live] + j]
+        for j in range(L):
+            if rows is not None:
+                acc[:, :, j % k] += rows[:, j]
+            else:
+                live = lengths > j
+                acc[live, :, j % k] += m[starts[live] + j]
     return acc
 
 
