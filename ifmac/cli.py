@@ -409,8 +409,8 @@ def cmd_accuracy(args) -> int:
     from ifmac.synth import decision
     if args.model:
         return _model_accuracy(args)
-    if args.forward or args.sentences or args.jobs:
-        raise InputError("--forward, --sentences and --jobs apply to --model")
+    if args.forward or args.sentences or args.jobs or args.arch:
+        raise InputError("--forward, --sentences, --jobs and --arch apply to --model")
     if args.rule:
         raise InputError("--rule applies to --model (the decision report runs every rule)")
     if args.k % 32:
@@ -442,11 +442,13 @@ def _model_accuracy(args) -> int:
         from ifmac.golden import embedding
         model, sentences = _forward_inputs(args)
         run_list = embedding.runs(specs, tuple(args.format) if args.format
-                                  else formats.FORMAT_NAMES)
+                                  else formats.FORMAT_NAMES,
+                                  tuple(dict.fromkeys(args.arch)) if args.arch
+                                  else embedding.MAC_ARCHS)
         # Every format the forward quantizes with gets its weights' SQNR too.
         specs = list(dict.fromkeys(specs + [(r.fmt, r.rule) for r in run_list]))
-    elif args.sentences or args.jobs:
-        raise InputError("--sentences and --jobs apply to --forward")
+    elif args.sentences or args.jobs or args.arch:
+        raise InputError("--sentences, --jobs and --arch apply to --forward")
     names = [accuracy.spec_name(*s) for s in specs]
     print(f"ifmac accuracy: {args.model}, every 2-D weight with {', '.join(names)}", flush=True)
     t0 = time.perf_counter()
@@ -766,6 +768,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --forward: the first N of the fixed sentences (default all)")
     ac.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
                     help="with --forward: processes (default one per CPU)")
+    from ifmac.golden.embedding import MAC_ARCHS
+    ac.add_argument("--arch", "-a", choices=MAC_ARCHS, action="append", metavar="A",
+                    help=f"with --forward: the MACs, repeatable, of: {', '.join(MAC_ARCHS)} "
+                         "(default all; quantize-dequantize always runs)")
     ac.add_argument("--rule", choices=RULES, action="append", metavar="R",
                     help="with --model and --format: the rules, repeatable (default: each "
                          f"format's first), of: {', '.join(RULES)}")

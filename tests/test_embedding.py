@@ -120,7 +120,9 @@ def test_fidelity():
 
 def test_forward_options_need_model(capsys):
     for argv, message in ((["--forward"], "apply to --model"),
-                          (["--sentences", "3"], "apply to --model")):
+                          (["--sentences", "3"], "apply to --model"),
+                          (["--arch", "lane"], "apply to --model"),
+                          (["--model", "x.npy", "--arch", "lane"], "apply to --forward")):
         assert main(["accuracy", *argv]) == 2
         assert message in capsys.readouterr().err
 
