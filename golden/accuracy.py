@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codec import dequantize, quantize, rules_for, tensor_scale
+from .codec import dequantize, pad_to_blocks, quantize, rules_for, tensor_scale
 from .config import EXACT, Config
 from .errors import InputError
 from .formats import FORMAT_NAMES, get_format
@@ -223,8 +223,7 @@ def weight_accuracy(path, specs=MODEL_SPECS, progress=None) -> list[LayerAccurac
             signal += float(np.sum(x64 ** 2))
             for fmt, rule in specs:
                 B = get_format(fmt).block_size
-                padded = np.pad(x, ((0, 0), (0, -K % B)))
-                q = quantize(padded, fmt, rule, B, amax=amax)
+                q = quantize(pad_to_blocks(x, B), fmt, rule, B, amax=amax)
                 err = dequantize(q)[:, :K].astype(np.float64) - x64
                 noise[spec_name(fmt, rule)] += float(np.sum(err ** 2))
                 if spec_name(fmt, rule) in int_blocks:

@@ -31,7 +31,8 @@ from .errors import InputError
 from .formats import E2M1, SCALE_INT_FLAG, SCALE_MAX, Format, check_block_size, get_format
 
 __all__ = ["RULES", "rules_for", "QuantizedTensor", "quantize", "dequantize", "pack", "unpack",
-           "check_codes", "check_scales", "pairwise_sum", "block_sum", "tensor_scale"]
+           "check_codes", "check_scales", "pairwise_sum", "block_sum", "tensor_scale",
+           "pad_to_blocks"]
 
 #: Block error measures for the INT/FP choice of the adaptive formats (the
 #: reference quantizer's step 6); the first is the default.
@@ -142,6 +143,13 @@ def _global_scale(fmt: Format, rule: str | None) -> tuple[float, float]:
     if not fmt.adaptive and rule in FOUR_OVER_SIX_RULES:
         return q, FOUR_OVER_SIX_SCALE_MAX
     return q, SCALE_MAX
+
+
+def pad_to_blocks(x: np.ndarray, block_size: int) -> np.ndarray:
+    """A (rows, K) tensor with its last axis zero-padded to a multiple of
+    the block size: zeros quantize exactly and add nothing to a dot
+    product."""
+    return np.pad(x, ((0, 0), (0, -x.shape[1] % block_size)))
 
 
 def _check_tensor(x, block_size: int) -> np.ndarray:

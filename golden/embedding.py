@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bert import Bert, Linear, read_sentences
-from .codec import dequantize, quantize, rules_for, tensor_scale, usable_cpus
+from .codec import dequantize, pad_to_blocks, quantize, rules_for, tensor_scale, usable_cpus
 from .config import EXACT, Config, Expansion
 from .formats import FORMAT_NAMES, get_format
 from .model import matmul
@@ -87,18 +87,14 @@ def runs(mac_specs, formats=FORMAT_NAMES, archs=MAC_ARCHS) -> list[Run]:
     return out
 
 
-def _pad(x: np.ndarray, B: int) -> np.ndarray:
-    return np.pad(x, ((0, 0), (0, -x.shape[1] % B)))
-
-
 def quantized_linear(run: Run) -> Linear:
     """The linear layer of `run` (module docstring)."""
     f = get_format(run.fmt)
     B = run.config.block_size if run.config else f.block_size
 
     def linear(name, x, weight, bias):
-        qa = quantize(_pad(x.astype(np.float32), B), f, run.rule, B)
-        qw = quantize(_pad(weight, B), f, run.rule, B)
+        qa = quantize(pad_to_blocks(x.astype(np.float32), B), f, run.rule, B)
+        qw = quantize(pad_to_blocks(weight, B), f, run.rule, B)
         if run.config is None:
             y = (dequantize(qa).astype(np.float64) @ dequantize(qw).astype(np.float64).T)
         else:
